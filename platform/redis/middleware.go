@@ -1,7 +1,7 @@
 package redis
 
 import (
-	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/netip"
@@ -197,7 +197,7 @@ func requestFromHuma(ctx huma.Context) *http.Request {
 		Host:       ctx.Host(),
 		RemoteAddr: ctx.RemoteAddr(),
 		Header:     http.Header{},
-	}).WithContext(context.WithoutCancel(ctx.Context()))
+	}).WithContext(ctx.Context())
 	ctx.EachHeader(func(name, value string) { r.Header.Add(name, value) })
 	return r
 }
@@ -206,5 +206,5 @@ func requestFromHuma(ctx huma.Context) *http.Request {
 func writePlainError(w http.ResponseWriter, _ *http.Request, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`{"error":` + strconv.Quote(message) + `,"error_code":` + strconv.Quote(code) + `}`))
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": message, "error_code": code})
 }
