@@ -18,9 +18,11 @@ const (
 	defaultReadTimeout  = time.Second
 	defaultWriteTimeout = time.Second
 	defaultPoolTimeout  = 2 * time.Second
-	// defaultDialerRetries keeps a dead server from costing each command
-	// several dial attempts: requests fail fast and the limiter answers 503.
+	// defaultDialerRetries and defaultMaxRetries keep a dead server from
+	// costing each command many dial attempts: requests fail fast and the
+	// limiter answers 503.
 	defaultDialerRetries = 1
+	defaultMaxRetries    = 1
 	// poolSizePerCPU matches the go-redis default, made explicit.
 	poolSizePerCPU = 10
 )
@@ -28,7 +30,9 @@ const (
 // NewClient returns a client for url (redis://[user:pass@]host:port/db or
 // rediss:// for TLS), parsed with go-redis ParseURL. Timeouts and pool sizes
 // not given in the URL query default to: dial 2s, read 1s, write 1s, pool
-// wait 2s, pool size 10 per CPU. Context deadlines are honoured.
+// wait 2s, pool size 10 per CPU, one dial attempt and one retry per command
+// (so an unreachable Redis fails a command within a few seconds at worst,
+// and at once when the port is closed). Context deadlines are honoured.
 //
 // NewClient does not contact the server: Redis may start after the API, so a
 // bad URL is the only error. Call Ping to check the connection. The caller
@@ -57,6 +61,9 @@ func NewClient(ctx context.Context, url string) (*goredis.Client, error) {
 	}
 	if opts.DialerRetries == 0 {
 		opts.DialerRetries = defaultDialerRetries
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = defaultMaxRetries
 	}
 	opts.ContextTimeoutEnabled = true
 	if opts.MaintNotificationsConfig == nil {

@@ -25,6 +25,7 @@ func TestNewClient(t *testing.T) {
 		require.Equal(t, time.Second, opts.WriteTimeout)
 		require.Equal(t, 2*time.Second, opts.PoolTimeout)
 		require.Positive(t, opts.PoolSize)
+		require.Equal(t, 1, opts.MaxRetries)
 		require.True(t, opts.ContextTimeoutEnabled)
 	})
 
