@@ -1,0 +1,146 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authos/authos/platform/config"
+	"github.com/authos/authos/platform/health"
+	"github.com/authos/authos/platform/httpapi"
+	"github.com/authos/authos/platform/metrics"
+	"github.com/authos/authos/platform/redis"
+)
+
+// RunAPI serves the HTTP API until SIGINT/SIGTERM (or ctx ends).
+func RunAPI(ctx context.Context, getenv Env, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stdout)
+	logConfig(logger, "api", cfg)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return runAPI(ctx, cfg, logger, nil)
+}
+
+// apiStarted is told the API's address once it listens (tests, dev).
+type apiStarted func(addr string)
+
+func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, started apiStarted) error {
+	pool, err := openPool(ctx, cfg, "api")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := requireSchema(ctx, pool, logger); err != nil {
+		return err
+	}
+	rdb, err := redis.NewClient(ctx, cfg.Redis.URL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	handler, _, err := buildAPI(cfg, logger, pool, rdb)
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(cfg.HTTP.Host, strconv.Itoa(cfg.HTTP.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on PORT: %w", err)
+	}
+	srv := httpapi.NewServer(handler, addr, httpapi.ServerOptions{RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("api listening", "addr", ln.Addr().String(), "docs", cfg.HTTP.BaseURL+"/docs")
+	if started != nil {
+		started(ln.Addr().String())
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("api stopping: draining in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("api stopped")
+	return nil
+}
+
+// buildAPI assembles the router: platform middleware, health, metrics, then
+// every module's operations. It does not touch the database or Redis, so
+// `authos openapi` can call it offline.
+func buildAPI(cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, rdb goredis.UniversalClient) (http.Handler, huma.API, error) {
+	var trusted []netip.Prefix
+	for _, p := range cfg.HTTP.TrustedProxyIPs {
+		prefix, err := config.ParsePrefix(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		trusted = append(trusted, prefix)
+	}
+	origins := append([]string{cfg.HTTP.DashboardBaseURL}, cfg.HTTP.CORSAllowedOrigins...)
+	if cfg.HTTP.FullWebClientBaseURL != "" {
+		origins = append(origins, cfg.HTTP.FullWebClientBaseURL)
+	}
+	registry := metrics.NewRegistry()
+	registry.MustRegister(metrics.NewPoolCollector(pool), metrics.NewQueueCollector(pool, logger))
+
+	mux, api := httpapi.New(httpapi.Options{
+		Logger:            logger,
+		Version:           Version,
+		ServerURL:         cfg.HTTP.BaseURL,
+		TrustProxyHeaders: cfg.HTTP.TrustProxyHeaders,
+		TrustedProxies:    trusted,
+		CORSOrigins:       origins,
+		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
+		RequestTimeout:    cfg.HTTP.RequestTimeout,
+		Metrics:           registry,
+		// Identity, tenancy and federation plug their authenticators in as
+		// they land; until then every protected operation answers 401.
+		Authenticators: map[string]httpapi.Authenticator{},
+	})
+	mux.Handle("/metrics", metrics.Handler(registry, cfg.Metrics.Token, cfg.Metrics.Disabled))
+
+	checker := health.NewChecker(Version, time.Second, dbCheck(pool), redisCheck(rdb), schemaCheck(pool))
+	registerHealth(api, checker)
+
+	mods, err := buildModules(pool, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range mods.all() {
+		m.RegisterRoutes(api)
+	}
+	return mux, api, nil
+}
+
+func redisCheck(rdb goredis.UniversalClient) health.Check {
+	return health.Check{Name: "redis", OK: "connected", Failed: "disconnected", Probe: func(ctx context.Context) error {
+		return redis.Ping(ctx, rdb)
+	}}
+}
