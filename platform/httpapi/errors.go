@@ -180,6 +180,9 @@ func finalize(ctx context.Context, e *Error) {
 // logServerError records everything a 5xx response hides from the client.
 func logServerError(ctx context.Context, e *Error) {
 	attrs := []any{"status", e.Status, "error_code", e.Code, "detail", e.Detail}
+	if st := stateFrom(ctx); st != nil && st.operation != "" {
+		attrs = append(attrs, "operation", st.operation)
+	}
 	if e.cause != nil {
 		attrs = append(attrs, "cause", e.cause.Error())
 	}
