@@ -19,6 +19,7 @@ type HealthOutput struct {
 
 // LiveOutput is GET /health/live: 200 with an empty body.
 type LiveOutput struct {
+	Status       int
 	CacheControl string `header:"Cache-Control"`
 }
 
@@ -52,7 +53,7 @@ func registerHealth(api huma.API, checker *health.Checker) {
 		OperationID: "get-health-live", Method: http.MethodGet, Path: "/health/live", Tags: tags,
 		Summary: "Liveness (never touches a dependency)",
 	}, func(context.Context, *struct{}) (*LiveOutput, error) {
-		return &LiveOutput{CacheControl: "no-store"}, nil
+		return &LiveOutput{Status: http.StatusOK, CacheControl: "no-store"}, nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-health-ready", Method: http.MethodGet, Path: "/health/ready", Tags: tags,
