@@ -1,50 +1,178 @@
 package identity
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
 	"github.com/authos/authos/jobs"
+	"github.com/authos/authos/modules/identity/internal/password"
+	"github.com/authos/authos/modules/identity/internal/token"
+	"github.com/authos/authos/platform/crypto"
 	"github.com/authos/authos/platform/events"
+	"github.com/authos/authos/platform/httpapi"
+	"github.com/authos/authos/platform/redis"
 )
 
-// Deps are the module's dependencies, passed in by cmd/*.
+// ScopeResolver resolves org_slug/service_slug of scoped logins and
+// registrations. The tenancy module implements it; until it is wired, every
+// scoped request answers 404.
+type ScopeResolver interface {
+	ResolveScope(ctx context.Context, orgSlug, serviceSlug string) (Scope, error)
+}
+
+// Config holds the identity settings, as values.
+type Config struct {
+	BaseURL          string // JWT iss, links to hosted pages
+	DashboardBaseURL string
+	AccessLifetime   time.Duration
+	RefreshLifetime  time.Duration
+	Keys             KeyConfig
+	// Argon2id parameters; zero values mean the OWASP defaults.
+	Argon2MemoryKiB   uint32
+	Argon2Iterations  uint32
+	Argon2Parallelism uint8
+	HashConcurrency   int
+	OwnerEmail        string
+	OwnerPassword     string
+	EmailEnabled      bool // platform SMTP configured
+	LockoutAttempts   int
+	LockoutDuration   time.Duration
+	RateLimits        bool // false disables the Redis rate limits (load tests)
+	RedisKeyPrefix    string
+}
+
+// Deps are the identity module's dependencies.
 type Deps struct {
 	Pool     *pgxpool.Pool
-	Logger   *slog.Logger
+	Redis    goredis.UniversalClient
+	Queue    *jobs.Client // insert-only River client (InsertTx)
+	KeyRing  *crypto.KeyRing
 	Recorder events.Recorder
+	Scopes   ScopeResolver
+	Logger   *slog.Logger
+	NowFunc  func() time.Time
+	Config   Config
 }
 
 // Module is the identity module.
 type Module struct {
-	pool     *pgxpool.Pool
-	logger   *slog.Logger
-	recorder events.Recorder
+	svc     *Service
+	limiter *redis.Limiter
+	logger  *slog.Logger
 }
 
-// New builds the module, refusing missing dependencies.
+// New builds the module. It touches no database: Start loads the signing
+// keys and bootstraps the platform owner.
 func New(d Deps) (*Module, error) {
-	if d.Pool == nil {
+	switch {
+	case d.Pool == nil:
 		return nil, errors.New("identity: pool is required")
-	}
-	if d.Recorder == nil {
+	case d.Redis == nil:
+		return nil, errors.New("identity: redis is required")
+	case d.KeyRing == nil:
+		return nil, errors.New("identity: key ring is required")
+	case d.Recorder == nil:
 		return nil, errors.New("identity: recorder is required")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Module{pool: d.Pool, logger: d.Logger, recorder: d.Recorder}, nil
+	if d.NowFunc == nil {
+		d.NowFunc = time.Now
+	}
+	c := d.Config
+	if c.AccessLifetime <= 0 {
+		c.AccessLifetime = 24 * time.Hour
+	}
+	if c.RefreshLifetime <= 0 {
+		c.RefreshLifetime = 30 * 24 * time.Hour
+	}
+	if c.LockoutAttempts <= 0 {
+		c.LockoutAttempts = 10
+	}
+	if c.LockoutDuration <= 0 {
+		c.LockoutDuration = 15 * time.Minute
+	}
+	params := password.DefaultParams()
+	if c.Argon2MemoryKiB > 0 {
+		params.MemoryKiB = c.Argon2MemoryKiB
+	}
+	if c.Argon2Iterations > 0 {
+		params.Iterations = c.Argon2Iterations
+	}
+	if c.Argon2Parallelism > 0 {
+		params.Parallelism = c.Argon2Parallelism
+	}
+	if c.Keys.Algorithm == "" {
+		c.Keys.Algorithm = string(token.ES256)
+	}
+	c.Keys.TokenLifetime = c.AccessLifetime
+	hasher, err := password.NewHasher(params, c.HashConcurrency)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	limiter := redis.NewLimiter(d.Redis, c.RedisKeyPrefix+"rl")
+	limiter.Disabled = !c.RateLimits
+	limiter.Logger = d.Logger
+	svc := &Service{
+		pool: d.Pool, rdb: d.Redis, queue: d.Queue, ring: d.KeyRing, recorder: d.Recorder, scopes: d.Scopes,
+		hasher: hasher, limiter: limiter, logger: d.Logger, nowFunc: d.NowFunc, cfg: c,
+	}
+	return &Module{svc: svc, limiter: limiter, logger: d.Logger}, nil
 }
 
-// RegisterRoutes registers the module's HTTP operations.
-func (m *Module) RegisterRoutes(_ huma.API) {}
+// Service exposes the module's service (composition root, tests).
+func (m *Module) Service() *Service { return m.svc }
 
-// RegisterWorkers adds the module's River workers.
-func (m *Module) RegisterWorkers(_ *river.Workers) {}
+// Start loads (or creates) the signing keys, bootstraps the platform owner
+// and keeps the key set fresh until ctx ends. The API process calls it
+// before serving.
+func (m *Module) Start(ctx context.Context) error {
+	if err := m.svc.start(ctx); err != nil {
+		return err
+	}
+	go m.svc.keys.RunReloader(ctx, time.Minute)
+	return nil
+}
+
+// Authenticator verifies bearer access tokens for the platform's auth middleware.
+func (m *Module) Authenticator() httpapi.Authenticator { return bearerAuthenticator{svc: m.svc} }
+
+// RotateKeys makes a new active signing key (`authos keys rotate`).
+func (m *Module) RotateKeys(ctx context.Context) (string, error) {
+	if err := m.svc.loadKeys(ctx); err != nil {
+		return "", err
+	}
+	return m.svc.keys.Rotate(ctx)
+}
+
+// RegisterRoutes registers the identity operations.
+func (m *Module) RegisterRoutes(api huma.API) {
+	registerAuthRoutes(api, m.svc, m.limiter)
+	registerUserRoutes(api, m.svc)
+}
+
+// RegisterPages mounts the server-rendered pages on the router.
+func (m *Module) RegisterPages(r interface {
+	Get(pattern string, h http.HandlerFunc)
+}) {
+	r.Get("/auth/verify-email", m.svc.verifyEmailPage)
+}
+
+// RegisterWorkers adds the identity jobs.
+func (m *Module) RegisterWorkers(w *river.Workers) {
+	river.AddWorker(w, &sendResetWorker{svc: m.svc})
+	river.AddWorker(w, &resendVerificationWorker{svc: m.svc})
+}
 
 // PeriodicJobs returns the module's rows of the periodic-job table.
 func (m *Module) PeriodicJobs() []jobs.PeriodicJob { return nil }

@@ -46,6 +46,7 @@ type Config struct {
 	Worker   Worker
 	Metrics  Metrics
 	Limits   Limits
+	Password Password
 }
 
 // HTTP configures the API server.
@@ -157,6 +158,16 @@ type Metrics struct {
 type Limits struct {
 	DisableRateLimiting bool `env:"DISABLE_RATE_LIMITING" default:"false" desc:"Turn the Redis rate limits off (load tests only)."`
 	MaxOrgsPerUser      int  `env:"MAX_ORGS_PER_USER" default:"5" desc:"Organizations one user may create."`
+}
+
+// Password configures password hashing and login lockout.
+type Password struct {
+	Argon2MemoryKiB   int           `env:"ARGON2_MEMORY_KIB" default:"19456" desc:"Argon2id memory per hash in KiB (OWASP: 19456)."`
+	Argon2Iterations  int           `env:"ARGON2_ITERATIONS" default:"2" desc:"Argon2id iterations (OWASP: 2)."`
+	Argon2Parallelism int           `env:"ARGON2_PARALLELISM" default:"1" desc:"Argon2id lanes (OWASP: 1)."`
+	HashConcurrency   int           `env:"PASSWORD_HASH_CONCURRENCY" default:"0" desc:"Concurrent password hashes per process (memory = this × ARGON2_MEMORY_KIB); 0 means one per CPU."`
+	LockoutAttempts   int           `env:"LOGIN_LOCKOUT_ATTEMPTS" default:"10" desc:"Failed logins that lock an account (per email and scope)."`
+	LockoutDuration   time.Duration `env:"LOGIN_LOCKOUT_SECS" default:"900" unit:"s" desc:"How long a locked account stays locked."`
 }
 
 // Var describes one environment variable, as generated from the struct tags.
@@ -327,6 +338,12 @@ func (c Config) validate() []string {
 		{c.Billing.Provider == "stripe" && c.Billing.StripeSecretKey == "", "STRIPE_SECRET_KEY: required when BILLING_PROVIDER=stripe"},
 		{c.Billing.Provider == "stripe" && c.Billing.StripeWebhookKey == "", "STRIPE_WEBHOOK_SECRET: required when BILLING_PROVIDER=stripe"},
 		{c.Limits.MaxOrgsPerUser < 1, "MAX_ORGS_PER_USER: must be at least 1"},
+		{c.Password.Argon2MemoryKiB < 8192 || c.Password.Argon2MemoryKiB > 1<<20, "ARGON2_MEMORY_KIB: must be between 8192 and 1048576"},
+		{c.Password.Argon2Iterations < 1 || c.Password.Argon2Iterations > 20, "ARGON2_ITERATIONS: must be between 1 and 20"},
+		{c.Password.Argon2Parallelism < 1 || c.Password.Argon2Parallelism > 16, "ARGON2_PARALLELISM: must be between 1 and 16"},
+		{c.Password.HashConcurrency < 0, "PASSWORD_HASH_CONCURRENCY: must not be negative"},
+		{c.Password.LockoutAttempts < 1, "LOGIN_LOCKOUT_ATTEMPTS: must be at least 1"},
+		{c.Password.LockoutDuration < time.Second, "LOGIN_LOCKOUT_SECS: must be at least 1"},
 		{c.Worker.DefaultWorkers < 1 || c.Worker.EmailWorkers < 1 || c.Worker.WebhookWorkers < 1 || c.Worker.ExportWorkers < 1 || c.Worker.AnalyticsWorkers < 1, "WORKER_*_CONCURRENCY: must be at least 1"},
 	}
 	var problems []string

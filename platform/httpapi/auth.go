@@ -53,6 +53,9 @@ type Principal struct {
 	// OrgID and ServiceID are the token's (or key's) scope; nil when unscoped.
 	OrgID     *uuid.UUID
 	ServiceID *uuid.UUID
+	// OrgSlug and ServiceSlug are the token's org and service claims.
+	OrgSlug     string
+	ServiceSlug string
 	// IsPlatformOwner is the platform-owner flag of the user.
 	IsPlatformOwner bool
 	// APIKeyID identifies the service API key (Kind api_key).

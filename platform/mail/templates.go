@@ -23,6 +23,7 @@ const (
 	TemplatePasswordReset = "password_reset" // data: LinkData
 	TemplateInvitation    = "invitation"     // data: InvitationData
 	TemplateTestMessage   = "test_message"   // data: TestMessageData
+	TemplateAccountExists = "account_exists" // data: LinkData (Link: where to reset the password)
 )
 
 // DefaultBrandColor is used when Branding.BrandColor is empty or not a hex

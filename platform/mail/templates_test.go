@@ -20,7 +20,7 @@ func TestTemplates(t *testing.T) {
 
 	t.Run("Names", func(t *testing.T) {
 		t.Parallel()
-		require.Equal(t, []string{"invitation", "password_reset", "test_message", "verify_email"}, tmpl.Names())
+		require.Equal(t, []string{"account_exists", "invitation", "password_reset", "test_message", "verify_email"}, tmpl.Names())
 	})
 
 	t.Run("RenderEach", func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/authos/authos/jobs"
 	"github.com/authos/authos/platform/config"
 	"github.com/authos/authos/platform/health"
 	"github.com/authos/authos/platform/httpapi"
@@ -56,7 +57,18 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, started
 	}
 	defer rdb.Close()
 
-	handler, _, err := buildAPI(cfg, logger, pool, rdb)
+	queue, err := jobs.NewInsertOnlyClient(pool, logger)
+	if err != nil {
+		return err
+	}
+	mods, err := buildModules(moduleDeps{cfg: cfg, pool: pool, rdb: rdb, queue: queue, logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := mods.identity.Start(ctx); err != nil {
+		return fmt.Errorf("start identity: %w", err)
+	}
+	handler, _, err := buildAPI(cfg, logger, pool, mods)
 	if err != nil {
 		return err
 	}
@@ -94,7 +106,7 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, started
 // buildAPI assembles the router: platform middleware, health, metrics, then
 // every module's operations. It does not touch the database or Redis, so
 // `authos openapi` can call it offline.
-func buildAPI(cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, rdb goredis.UniversalClient) (http.Handler, huma.API, error) {
+func buildAPI(cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, mods *modules) (http.Handler, huma.API, error) {
 	var trusted []netip.Prefix
 	for _, p := range cfg.HTTP.TrustedProxyIPs {
 		prefix, err := config.ParsePrefix(p)
@@ -120,22 +132,21 @@ func buildAPI(cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, rdb go
 		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
 		RequestTimeout:    cfg.HTTP.RequestTimeout,
 		Metrics:           registry,
-		// Identity, tenancy and federation plug their authenticators in as
-		// they land; until then every protected operation answers 401.
-		Authenticators: map[string]httpapi.Authenticator{},
+		// Tenancy (API keys) and federation (SCIM) add theirs as they land;
+		// until then those schemes answer 401.
+		Authenticators: map[string]httpapi.Authenticator{
+			httpapi.SchemeBearer: mods.identity.Authenticator(),
+		},
 	})
 	mux.Handle("/metrics", metrics.Handler(registry, cfg.Metrics.Token, cfg.Metrics.Disabled))
 
-	checker := health.NewChecker(Version, time.Second, dbCheck(pool), redisCheck(rdb), schemaCheck(pool))
+	checker := health.NewChecker(Version, time.Second, dbCheck(pool), redisCheck(mods.rdb), schemaCheck(pool))
 	registerHealth(api, checker)
 
-	mods, err := buildModules(pool, logger)
-	if err != nil {
-		return nil, nil, err
-	}
 	for _, m := range mods.all() {
 		m.RegisterRoutes(api)
 	}
+	mods.identity.RegisterPages(mux)
 	return mux, api, nil
 }
 

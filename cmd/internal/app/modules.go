@@ -1,11 +1,14 @@
 package app
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
 	"github.com/authos/authos/jobs"
@@ -14,6 +17,7 @@ import (
 	"github.com/authos/authos/modules/federation"
 	"github.com/authos/authos/modules/identity"
 	"github.com/authos/authos/modules/tenancy"
+	"github.com/authos/authos/platform/config"
 )
 
 // module is what every module exposes to the composition root.
@@ -25,6 +29,7 @@ type module interface {
 
 // modules holds the five modules, built in dependency order.
 type modules struct {
+	rdb        goredis.UniversalClient
 	compliance *compliance.Module
 	identity   *identity.Module
 	tenancy    *tenancy.Module
@@ -36,26 +41,76 @@ func (m *modules) all() []module {
 	return []module{m.identity, m.tenancy, m.billing, m.federation, m.compliance}
 }
 
+// moduleDeps are the shared clients the modules are built from.
+type moduleDeps struct {
+	cfg    config.Config
+	pool   *pgxpool.Pool
+	rdb    goredis.UniversalClient
+	queue  *jobs.Client // insert-only client (API); nil in the worker, whose jobs insert through their own client
+	logger *slog.Logger
+}
+
 // buildModules wires the modules: compliance first, because every other
 // module records its events through compliance's Recorder.
-func buildModules(pool *pgxpool.Pool, logger *slog.Logger) (*modules, error) {
-	var m modules
-	var err error
-	if m.compliance, err = compliance.New(compliance.Deps{Pool: pool, Logger: logger}); err != nil {
+func buildModules(d moduleDeps) (*modules, error) {
+	m := modules{rdb: d.rdb}
+	ring, err := keyRing(d.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if m.compliance, err = compliance.New(compliance.Deps{Pool: d.pool, Logger: d.logger}); err != nil {
 		return nil, fmt.Errorf("build compliance: %w", err)
 	}
 	rec := m.compliance.Recorder()
-	if m.identity, err = identity.New(identity.Deps{Pool: pool, Logger: logger, Recorder: rec}); err != nil {
+	idCfg, err := identityConfig(d.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if m.identity, err = identity.New(identity.Deps{
+		Pool: d.pool, Redis: d.rdb, Queue: d.queue, KeyRing: ring, Recorder: rec, Logger: d.logger, Config: idCfg,
+	}); err != nil {
 		return nil, fmt.Errorf("build identity: %w", err)
 	}
-	if m.tenancy, err = tenancy.New(tenancy.Deps{Pool: pool, Logger: logger, Recorder: rec}); err != nil {
+	if m.tenancy, err = tenancy.New(tenancy.Deps{Pool: d.pool, Logger: d.logger, Recorder: rec}); err != nil {
 		return nil, fmt.Errorf("build tenancy: %w", err)
 	}
-	if m.billing, err = billing.New(billing.Deps{Pool: pool, Logger: logger, Recorder: rec}); err != nil {
+	if m.billing, err = billing.New(billing.Deps{Pool: d.pool, Logger: d.logger, Recorder: rec}); err != nil {
 		return nil, fmt.Errorf("build billing: %w", err)
 	}
-	if m.federation, err = federation.New(federation.Deps{Pool: pool, Logger: logger, Recorder: rec}); err != nil {
+	if m.federation, err = federation.New(federation.Deps{Pool: d.pool, Logger: d.logger, Recorder: rec}); err != nil {
 		return nil, fmt.Errorf("build federation: %w", err)
 	}
 	return &m, nil
+}
+
+func identityConfig(cfg config.Config) (identity.Config, error) {
+	prev, err := identity.ParsePreviousPublicKeys(cfg.JWT.PreviousPublicKeysJSON)
+	if err != nil {
+		return identity.Config{}, err
+	}
+	keys := identity.KeyConfig{Algorithm: cfg.JWT.Algorithm, PreviousPublic: prev, ImportKID: cfg.JWT.KID}
+	if cfg.JWT.PrivateKeyBase64 != "" {
+		pem, err := base64.StdEncoding.DecodeString(cfg.JWT.PrivateKeyBase64)
+		if err != nil {
+			return identity.Config{}, fmt.Errorf("JWT_PRIVATE_KEY_BASE64: %w", err)
+		}
+		keys.ImportPrivatePEM = pem
+	}
+	return identity.Config{
+		BaseURL:           cfg.HTTP.BaseURL,
+		DashboardBaseURL:  cfg.HTTP.DashboardBaseURL,
+		AccessLifetime:    time.Duration(cfg.JWT.ExpirationHours) * time.Hour,
+		RefreshLifetime:   30 * 24 * time.Hour,
+		Keys:              keys,
+		Argon2MemoryKiB:   uint32(cfg.Password.Argon2MemoryKiB),
+		Argon2Iterations:  uint32(cfg.Password.Argon2Iterations),
+		Argon2Parallelism: uint8(cfg.Password.Argon2Parallelism),
+		HashConcurrency:   cfg.Password.HashConcurrency,
+		OwnerEmail:        cfg.Owner.Email,
+		OwnerPassword:     cfg.Owner.Password,
+		EmailEnabled:      cfg.SMTP.Host != "",
+		LockoutAttempts:   cfg.Password.LockoutAttempts,
+		LockoutDuration:   cfg.Password.LockoutDuration,
+		RateLimits:        !cfg.Limits.DisableRateLimiting,
+	}, nil
 }

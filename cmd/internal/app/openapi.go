@@ -33,7 +33,12 @@ func OpenAPISpec(format string) ([]byte, error) {
 	defer pool.Close()
 	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:0"})
 	defer rdb.Close()
-	_, api, err := buildAPI(cfg, slog.New(slog.DiscardHandler), pool, rdb)
+	logger := slog.New(slog.DiscardHandler)
+	mods, err := buildModules(moduleDeps{cfg: cfg, pool: pool, rdb: rdb, logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	_, api, err := buildAPI(cfg, logger, pool, mods)
 	if err != nil {
 		return nil, err
 	}

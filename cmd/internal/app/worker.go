@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
 	"github.com/authos/authos/jobs"
@@ -21,6 +22,7 @@ import (
 	"github.com/authos/authos/platform/config"
 	"github.com/authos/authos/platform/health"
 	"github.com/authos/authos/platform/mail"
+	"github.com/authos/authos/platform/redis"
 )
 
 // RunWorker runs the River worker process until SIGINT/SIGTERM (or ctx ends).
@@ -48,7 +50,12 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger, star
 	if err := requireSchema(ctx, pool, logger); err != nil {
 		return err
 	}
-	workers, err := buildWorkers(cfg, pool, logger)
+	rdb, err := redis.NewClient(ctx, cfg.Redis.URL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	workers, err := buildWorkers(cfg, pool, rdb, logger)
 	if err != nil {
 		return err
 	}
@@ -103,7 +110,7 @@ type workerSet struct {
 	periodic []*river.PeriodicJob
 }
 
-func buildWorkers(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) (*workerSet, error) {
+func buildWorkers(cfg config.Config, pool *pgxpool.Pool, rdb goredis.UniversalClient, logger *slog.Logger) (*workerSet, error) {
 	ring, err := keyRing(cfg)
 	if err != nil {
 		return nil, err
@@ -130,7 +137,7 @@ func buildWorkers(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger) (*
 	if err := river.AddWorkerSafely(workers, emailWorker); err != nil {
 		return nil, err
 	}
-	mods, err := buildModules(pool, logger)
+	mods, err := buildModules(moduleDeps{cfg: cfg, pool: pool, rdb: rdb, logger: logger})
 	if err != nil {
 		return nil, err
 	}

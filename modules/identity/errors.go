@@ -1,0 +1,27 @@
+package identity
+
+import "errors"
+
+// Sentinel errors. The HTTP layer maps them to statuses and the reference's
+// messages; they never reveal whether an account exists.
+var (
+	ErrInvalidCredentials   = errors.New("invalid email or password")
+	ErrEmailNotVerified     = errors.New("email not verified")
+	ErrPasswordLoginBlocked = errors.New("password login not available for this account")
+	ErrAccountLocked        = errors.New("account temporarily locked")
+	ErrUserNotFound         = errors.New("user not found")
+	ErrEmailTaken           = errors.New("email already in use")
+	ErrInvalidToken         = errors.New("invalid token")
+	ErrTokenUsed            = errors.New("token already used")
+	ErrTokenExpired         = errors.New("token expired")
+	ErrInvalidRefreshToken  = errors.New("invalid refresh token")
+	ErrRefreshTokenExpired  = errors.New("refresh token expired")
+	ErrRefreshTokenReused   = errors.New("refresh token reused")
+	ErrSessionRevoked       = errors.New("session revoked or expired")
+	ErrWrongPassword        = errors.New("current password is incorrect")
+	ErrNoPassword           = errors.New("account has no password")
+	ErrPasswordAlreadySet   = errors.New("password already set")
+	ErrScopeNotFound        = errors.New("organization or service not found")
+	ErrScopeInvalid         = errors.New("service requires an organization")
+	ErrEmailDisabled        = errors.New("email delivery is not configured")
+)

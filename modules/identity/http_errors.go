@@ -1,0 +1,73 @@
+package identity
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/authos/authos/modules/identity/internal/password"
+	"github.com/authos/authos/platform/httpapi"
+)
+
+func invalidField(location, message string) error {
+	return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: location, Message: message})
+}
+
+// toHTTPError maps the module's errors to the reference's statuses and
+// messages. Unknown errors pass through (and become a logged 500).
+func toHTTPError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrInvalidEmail):
+		return invalidField("body.email", "Invalid email format")
+	case errors.Is(err, password.ErrTooShort), errors.Is(err, password.ErrTooLong), errors.Is(err, password.ErrTooCommon):
+		return invalidField("body.password", err.Error())
+	case errors.Is(err, ErrInvalidCredentials):
+		return httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnauthorized, "Invalid email or password")
+	case errors.Is(err, ErrEmailNotVerified):
+		return httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnauthorized, "Please verify your email address before logging in")
+	case errors.Is(err, ErrPasswordLoginBlocked):
+		return httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnauthorized, "Password login not available for this account. Please use OAuth login.")
+	case errors.Is(err, ErrAccountLocked):
+		return httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, "Too many failed login attempts. Please try again later.").
+			WithHeader("Retry-After", "900")
+	case errors.Is(err, ErrScopeNotFound):
+		return httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, "Organization or service not found")
+	case errors.Is(err, ErrScopeInvalid):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "service_slug requires org_slug")
+	case errors.Is(err, ErrEmailDisabled):
+		return httpapi.NewError(http.StatusServiceUnavailable, httpapi.CodeServiceUnavailable, "Email delivery is not configured").WithCause(err)
+	case errors.Is(err, ErrLimiterUnavailable):
+		return httpapi.NewError(http.StatusServiceUnavailable, httpapi.CodeServiceUnavailable, "Rate limiter unavailable").WithCause(err)
+	case errors.Is(err, ErrInvalidRefreshToken), errors.Is(err, ErrRefreshTokenReused):
+		return httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnauthorized, "Invalid refresh token")
+	case errors.Is(err, ErrRefreshTokenExpired):
+		return httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnauthorized, "Refresh token expired")
+	case errors.Is(err, ErrSessionRevoked), errors.Is(err, ErrUserNotFound):
+		return httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnauthorized, "Invalid session")
+	case errors.Is(err, ErrEmailTaken):
+		return httpapi.NewError(http.StatusConflict, httpapi.CodeDuplicateConstraint, "Email already in use")
+	case errors.Is(err, ErrNoPassword):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "Cannot change password for OAuth-only accounts. Please set a password first.")
+	case errors.Is(err, ErrWrongPassword):
+		return httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnauthorized, "Current password is incorrect")
+	case errors.Is(err, ErrPasswordAlreadySet):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "Password is already set. Use the change password endpoint instead.")
+	}
+	return err
+}
+
+// resetTokenError maps token errors of the reset endpoint.
+func resetTokenError(err error) error {
+	switch {
+	case errors.Is(err, ErrInvalidToken):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "Invalid reset token")
+	case errors.Is(err, ErrTokenUsed):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "Reset token has already been used")
+	case errors.Is(err, ErrTokenExpired):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "Reset token has expired")
+	}
+	return toHTTPError(err)
+}

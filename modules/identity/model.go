@@ -1,0 +1,69 @@
+package identity
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// User is an account. Platform-level users have no OrgID; tenant users
+// (end users of an organization's services) belong to exactly one org.
+type User struct {
+	ID              uuid.UUID
+	OrgID           *uuid.UUID
+	Email           string
+	IsPlatformOwner bool
+	PasswordHash    string // empty for OAuth-only accounts
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// HasPassword reports whether the account can log in with a password.
+func (u User) HasPassword() bool { return u.PasswordHash != "" }
+
+// Scope is the organization and service a login or registration targets.
+// The zero Scope is the platform (dashboard) scope.
+type Scope struct {
+	OrgID       *uuid.UUID
+	OrgSlug     string
+	ServiceID   *uuid.UUID
+	ServiceSlug string
+}
+
+// IsPlatform reports whether s is the platform scope.
+func (s Scope) IsPlatform() bool { return s.OrgID == nil }
+
+// Session is one login: the live row behind every access token.
+type Session struct {
+	ID               uuid.UUID
+	UserID           uuid.UUID
+	OrgID            *uuid.UUID
+	ServiceID        *uuid.UUID
+	OrgSlug          string
+	ServiceSlug      string
+	Audience         string
+	AuthMethod       string
+	AccessJTI        string
+	TokenHash        string
+	AccessExpiresAt  time.Time
+	RefreshExpiresAt *time.Time
+	IP               string
+	UserAgent        string
+	CreatedAt        time.Time
+	RevokedAt        *time.Time
+}
+
+// Tokens are what a successful login or refresh returns.
+type Tokens struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    int // seconds
+	SessionID    uuid.UUID
+}
+
+// RequestMeta is what the HTTP layer knows about the caller.
+type RequestMeta struct {
+	IP        string
+	UserAgent string
+}
