@@ -4,6 +4,7 @@
 //	authos api                     serve the HTTP API (same as cmd/api)
 //	authos worker                  run background jobs (same as cmd/worker)
 //	authos dev                     run everything locally: PostgreSQL, Redis, a mail catcher, api and worker
+//	authos keys rotate             make a new active JWT signing key (previous keys keep verifying)
 //	authos openapi [yaml|json]     print the OpenAPI document
 //	authos with-services -- CMD    run CMD with throwaway PostgreSQL and Redis (used by `task test`)
 package main
@@ -36,6 +37,8 @@ func run(ctx context.Context, args []string, getenv app.Env, stdout, stderr io.W
 		err = app.RunWorker(ctx, getenv, stdout, stderr)
 	case "dev":
 		err = app.Dev(ctx, getenv, stdout, stderr)
+	case "keys":
+		err = app.KeysRotate(ctx, getenv, args[1:], stdout, stderr)
 	case "openapi":
 		format := "yaml"
 		if len(args) > 1 {
@@ -71,6 +74,7 @@ commands:
   api                     serve the HTTP API
   worker                  run background jobs
   dev                     run everything locally (PostgreSQL, Redis, mail catcher, api, worker)
+  keys rotate             make a new active JWT signing key (previous keys keep verifying)
   openapi [yaml|json]     print the OpenAPI document
   with-services -- CMD    run CMD with throwaway PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL)
 `)
