@@ -12,6 +12,11 @@
 // single use (mfa_preauth, id_jag) are the caller's concern: a verified token
 // only proves that AuthOS issued it and that it has not expired.
 //
+// Without the private key nobody can derive a second valid encoding of a
+// token (strict base64url, low-S ECDSA signatures, deterministic RSA), so the
+// SHA-256 of the raw token is a sound key for session lookups and deny lists
+// as well as for the verification cache.
+//
 // Verify maps every failure to one of two sentinels: [ErrExpired] (HTTP 401
 // TOKEN_EXPIRED) or [ErrInvalid] (HTTP 401 JWT_ERROR). The wrapped detail is
 // meant for logs, never for responses.

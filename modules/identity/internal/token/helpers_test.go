@@ -2,9 +2,11 @@ package token_test
 
 import (
 	"crypto"
+	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -104,7 +106,19 @@ func forge(t *testing.T, method jwt.SigningMethod, key any, header map[string]an
 	}
 	s, err := tok.SignedString(key)
 	require.NoError(t, err)
-	return s
+	if method != jwt.SigningMethodES256 {
+		return s
+	}
+	// Bring the signature to low-S form, as Sign does, so a forged token is
+	// refused for the reason under test and not for its S half.
+	parts := strings.Split(s, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	require.NoError(t, err)
+	n := elliptic.P256().Params().N
+	if sv := new(big.Int).SetBytes(sig[32:]); sv.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+		new(big.Int).Sub(n, sv).FillBytes(sig[32:])
+	}
+	return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 // header decodes the JOSE header of a compact token.

@@ -3,6 +3,7 @@ package token
 import (
 	"bytes"
 	"crypto"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/asn1"
@@ -87,6 +88,9 @@ type Issuer struct {
 	cache   *verifyCache
 	keys    atomic.Pointer[keyState]
 
+	// p256HalfOrder is (n-1)/2 of P-256, big-endian: the largest low S.
+	p256HalfOrder []byte
+
 	// sigChecks counts signature verifications; tests use it to prove that
 	// cache hits skip the signature check.
 	sigChecks atomic.Int64
@@ -116,6 +120,8 @@ func NewIssuer(issuer string, keys KeySet, opts ...Option) (*Issuer, error) {
 		nowFunc: o.nowFunc,
 		leeway:  o.leeway,
 		cache:   newVerifyCache(o.cacheSize),
+
+		p256HalfOrder: new(big.Int).Rsh(elliptic.P256().Params().N, 1).FillBytes(make([]byte, 32)),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{string(ES256), string(RS256)}),
 			jwt.WithIssuer(issuer),
@@ -182,7 +188,8 @@ func newKeyState(keys KeySet) (*keyState, error) {
 // compact JWS. The header carries alg (from the key), kid and typ. c must
 // have the token_use that pairs with typ, a subject, an audience, an expiry
 // in the future and an id (jti). iss is set to the issuer (a different one
-// is an error) and iat to now when unset.
+// is an error) and iat to now when unset. A token longer than
+// [MaxTokenLength] is refused.
 func (i *Issuer) Sign(typ string, c Claims) (string, error) {
 	use, ok := useForType(typ)
 	switch {
@@ -223,7 +230,12 @@ func (i *Issuer) Sign(typ string, c Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
-	return signingString + "." + tok.EncodeSegment(sig), nil
+	raw := signingString + "." + tok.EncodeSegment(sig)
+	if len(raw) > MaxTokenLength {
+		// Verify would refuse it; fail here, where the bug is.
+		return "", fmt.Errorf("sign token: token is %d bytes, over the %d limit", len(raw), MaxTokenLength)
+	}
+	return raw, nil
 }
 
 // signJWS signs a JWS signing input with any crypto.Signer, so keys held in
@@ -244,6 +256,12 @@ func signJWS(k Key, signingString string) ([]byte, error) {
 	if err != nil || len(rest) > 0 || rs.R == nil || rs.S == nil ||
 		rs.R.Sign() <= 0 || rs.S.Sign() <= 0 || rs.R.BitLen() > 256 || rs.S.BitLen() > 256 {
 		return nil, fmt.Errorf("sign with key %q: malformed ecdsa signature", k.KID)
+	}
+	// Use the low-S form so each token has exactly one valid encoding; Verify
+	// refuses the high-S twin (see lowS).
+	n := elliptic.P256().Params().N
+	if rs.S.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+		rs.S.Sub(n, rs.S)
 	}
 	out := make([]byte, 64)
 	rs.R.FillBytes(out[:32])

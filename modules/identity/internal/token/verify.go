@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -76,6 +77,9 @@ func (i *Issuer) verifyToken(st *keyState, raw, typ, use string, audiences []str
 		if alg := t.Method.Alg(); alg != string(e.key.Algorithm) {
 			return nil, fmt.Errorf("alg %s for %s key %q", alg, e.key.Algorithm, kid)
 		}
+		if e.key.Algorithm == ES256 && !i.lowS(t.Signature) {
+			return nil, errors.New("ecdsa signature is not in low-S form")
+		}
 		entry = e
 		i.sigChecks.Add(1)
 		return e.key.Public, nil
@@ -124,6 +128,18 @@ func (i *Issuer) verifyCached(st *keyState, key cacheKey, e *cacheEntry, typ, us
 		return nil, fmt.Errorf("%w: token expired at %s", ErrExpired, e.claims.ExpiresAt.Time)
 	}
 	return e.claims.clone(), nil
+}
+
+// lowS reports whether an ES256 signature (r || s) has s <= n/2. ECDSA
+// signatures are malleable: (r, n-s) is valid whenever (r, s) is. Sign only
+// emits the low-S form, so refusing the other keeps one valid encoding per
+// token and makes SHA-256(token) a sound identifier for sessions, deny lists
+// and this cache. A wrong length is left to the signature check.
+func (i *Issuer) lowS(sig []byte) bool {
+	if len(sig) != 64 {
+		return true
+	}
+	return bytes.Compare(sig[32:], i.p256HalfOrder) <= 0
 }
 
 // checkClaims applies the checks the jwt parser does not: token_use, sub and
