@@ -29,3 +29,8 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 ./bin/loadrun -base-url "http://127.0.0.1:$PORT" -email "$PLATFORM_OWNER_EMAIL" -password "$PLATFORM_OWNER_PASSWORD" "$@"
+case " $* " in
+  *" login "*|*"-scenario=login"*)
+    echo "--- raw Argon2id baseline, same parameters, same run:"
+    go run ./loadtest/argon2rate -c "$(nproc)" -d 15s ;;
+esac

@@ -58,9 +58,11 @@ func (a bearerAuthenticator) Authenticate(ctx context.Context, raw string) (*htt
 	if active.UserID != uid {
 		return nil, errJWT
 	}
+	// The owner flag and email come from the live session state, not the
+	// token: a demotion or email change applies on the next request.
 	return &httpapi.Principal{
 		Kind: httpapi.PrincipalUser, UserID: uid, SessionID: sid, OrgID: active.OrgID, ServiceID: active.ServiceID,
-		IsPlatformOwner: c.IsPlatformOwner, Email: c.Email, TokenUse: c.TokenUse,
-		OrgSlug: c.Org, ServiceSlug: c.Service,
+		IsPlatformOwner: active.IsPlatformOwner, Email: active.Email, TokenUse: c.TokenUse,
+		OrgSlug: c.Org, ServiceSlug: c.Service, Details: active,
 	}, nil
 }

@@ -72,6 +72,10 @@ func registerUserRoutes(api huma.API, s *Service) {
 		OperationID: "get-current-user", Method: http.MethodGet, Path: "/api/user", Summary: "The caller's profile",
 	}, func(ctx context.Context, _ *struct{}) (*UserOutput, error) {
 		p := httpapi.MustPrincipal(ctx)
+		// The authenticator already loaded the live profile with the session.
+		if a, ok := p.Details.(activeSession); ok && a.UserID == p.UserID {
+			return toUserOutput(profileFromActive(a, p.OrgSlug, p.ServiceSlug)), nil
+		}
 		prof, err := s.GetProfile(ctx, p.UserID, p.OrgSlug, p.ServiceSlug)
 		if err != nil {
 			return nil, toHTTPError(err)

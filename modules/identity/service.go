@@ -100,7 +100,8 @@ func (s *Service) bootstrapOwner(ctx context.Context) error {
 		}
 	}
 	now := s.nowFunc()
-	return db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	var promoted uuid.UUID
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		st := NewStore(tx)
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(4711001)"); err != nil {
 			return err
@@ -126,6 +127,7 @@ func (s *Service) bootstrapOwner(ctx context.Context) error {
 			if err := st.UserPromoteOwner(ctx, u.ID, now); err != nil {
 				return err
 			}
+			promoted = u.ID
 			s.logger.Info("promoted the platform owner", "email", email)
 		}
 		if hash != "" {
@@ -141,6 +143,10 @@ func (s *Service) bootstrapOwner(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err != nil || promoted == uuid.Nil {
+		return err
+	}
+	return s.reloadProfile(ctx, promoted)
 }
 
 // resolveScope turns org/service slugs into a Scope.

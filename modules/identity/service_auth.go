@@ -101,7 +101,8 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 		return ErrInvalidToken
 	}
 	now := s.nowFunc()
-	return db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	var userID uuid.UUID
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		st := NewStore(tx)
 		t, err := st.VerificationTokenGet(ctx, crypto.HashToken(raw))
 		if err != nil {
@@ -116,8 +117,21 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 		if err := st.VerificationTokenUse(ctx, t.ID, now); err != nil {
 			return err
 		}
+		userID = t.UserID
 		return st.UserVerifyEmail(ctx, t.UserID, t.Email, now)
 	})
+	if err != nil {
+		return err
+	}
+	return s.reloadProfile(ctx, userID)
+}
+
+// reloadProfile makes the user's live sessions pick up a changed profile.
+func (s *Service) reloadProfile(ctx context.Context, userID uuid.UUID) error {
+	if s.sessions == nil {
+		return nil
+	}
+	return s.sessions.Reload(ctx, userID)
 }
 
 // LoginInput is a password login.
@@ -206,7 +220,7 @@ func (s *Service) issueSession(ctx context.Context, u User, scope Scope, method 
 	if err != nil {
 		return Tokens{}, err
 	}
-	s.sessions.Cache(ctx, sess)
+	s.sessions.Cache(ctx, sess, u)
 	return toks, nil
 }
 

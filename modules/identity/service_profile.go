@@ -27,6 +27,13 @@ func (s *Service) GetProfile(ctx context.Context, userID uuid.UUID, org, service
 	return Profile{User: u, Org: org, Service: service, Permissions: []string{}}, nil
 }
 
+func profileFromActive(a activeSession, org, service string) Profile {
+	return Profile{
+		User: User{ID: a.UserID, OrgID: a.OrgID, Email: a.Email, IsPlatformOwner: a.IsPlatformOwner, EmailVerifiedAt: a.EmailVerifiedAt, CreatedAt: a.CreatedAt},
+		Org:  org, Service: service, Permissions: []string{},
+	}
+}
+
 // ChangeEmail starts an email change: the new address gets a verification
 // link and replaces the old one only once verified, so a typo never locks
 // the account out.

@@ -2,10 +2,10 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -52,50 +52,36 @@ type Sessions struct {
 	nowFunc func() time.Time
 }
 
-// activeSession is the cached state of a live session.
+// activeSession is the cached state of a live session, with the profile
+// of its user, so an authenticated request (and GET /api/user) costs one
+// Redis read. Changes to the profile drop the user's cached sessions.
 type activeSession struct {
-	JTI       string
-	UserID    uuid.UUID
-	OrgID     *uuid.UUID
-	ServiceID *uuid.UUID
+	JTI             string     `json:"j"`
+	UserID          uuid.UUID  `json:"u"`
+	OrgID           *uuid.UUID `json:"o,omitempty"`
+	ServiceID       *uuid.UUID `json:"s,omitempty"`
+	Email           string     `json:"e"`
+	IsPlatformOwner bool       `json:"p,omitempty"`
+	EmailVerifiedAt *time.Time `json:"v,omitempty"`
+	CreatedAt       time.Time  `json:"c"`
 }
 
 func (a activeSession) encode() string {
-	org, svc := "", ""
-	if a.OrgID != nil {
-		org = a.OrgID.String()
-	}
-	if a.ServiceID != nil {
-		svc = a.ServiceID.String()
-	}
-	return a.JTI + "|" + a.UserID.String() + "|" + org + "|" + svc
+	b, _ := json.Marshal(a)
+	return string(b)
 }
 
 func decodeActive(v string) (activeSession, bool) {
-	parts := strings.Split(v, "|")
-	if len(parts) != 4 {
+	var a activeSession
+	if err := json.Unmarshal([]byte(v), &a); err != nil || a.JTI == "" || a.UserID == uuid.Nil {
 		return activeSession{}, false
-	}
-	uid, err := uuid.Parse(parts[1])
-	if err != nil {
-		return activeSession{}, false
-	}
-	a := activeSession{JTI: parts[0], UserID: uid}
-	if parts[2] != "" {
-		id, err := uuid.Parse(parts[2])
-		if err != nil {
-			return a, false
-		}
-		a.OrgID = &id
-	}
-	if parts[3] != "" {
-		id, err := uuid.Parse(parts[3])
-		if err != nil {
-			return a, false
-		}
-		a.ServiceID = &id
 	}
 	return a, true
+}
+
+func newActive(x Session, u User) activeSession {
+	return activeSession{JTI: x.AccessJTI, UserID: x.UserID, OrgID: x.OrgID, ServiceID: x.ServiceID,
+		Email: u.Email, IsPlatformOwner: u.IsPlatformOwner, EmailVerifiedAt: u.EmailVerifiedAt, CreatedAt: u.CreatedAt}
 }
 
 func (s *Sessions) key(id uuid.UUID) string { return s.prefix + "sess:" + id.String() }
@@ -151,12 +137,12 @@ func (s *Sessions) Create(ctx context.Context, tx pgx.Tx, u User, scope Scope, a
 }
 
 // Cache records a session's current access token as active.
-func (s *Sessions) Cache(ctx context.Context, x Session) {
-	ttl := min(time.Until(x.AccessExpiresAt), sessionCacheTTL)
+func (s *Sessions) Cache(ctx context.Context, x Session, u User) {
+	ttl := min(x.AccessExpiresAt.Sub(s.nowFunc()), sessionCacheTTL)
 	if ttl <= 0 {
 		return
 	}
-	a := activeSession{JTI: x.AccessJTI, UserID: x.UserID, OrgID: x.OrgID, ServiceID: x.ServiceID}
+	a := newActive(x, u)
 	if err := s.rdb.Set(ctx, s.key(x.ID), a.encode(), ttl).Err(); err != nil {
 		s.logger.Warn("cache session", "error", err)
 	}
@@ -204,7 +190,7 @@ func (s *Sessions) Validate(ctx context.Context, sid uuid.UUID, jti string) (act
 	default:
 		s.logger.Warn("session cache unavailable, checking PostgreSQL", "error", err)
 	}
-	x, err := NewStore(s.pool).SessionGet(ctx, sid)
+	x, u, err := NewStore(s.pool).SessionGetWithUser(ctx, sid)
 	if err != nil {
 		return activeSession{}, err
 	}
@@ -212,11 +198,28 @@ func (s *Sessions) Validate(ctx context.Context, sid uuid.UUID, jti string) (act
 		_ = s.rdb.Set(ctx, s.key(sid), revokedMarker, sessionCacheTTL).Err()
 		return activeSession{}, ErrSessionRevoked
 	}
-	s.Cache(ctx, x)
+	s.Cache(ctx, x, u)
 	if !crypto.Equal(x.AccessJTI, jti) {
 		return activeSession{}, ErrSessionRevoked
 	}
-	return activeSession{JTI: x.AccessJTI, UserID: x.UserID, OrgID: x.OrgID, ServiceID: x.ServiceID}, nil
+	return newActive(x, u), nil
+}
+
+// Reload drops the cached state of every live session of a user, so the
+// next request reloads it (with the changed profile) from PostgreSQL.
+func (s *Sessions) Reload(ctx context.Context, userID uuid.UUID) error {
+	ids, err := NewStore(s.pool).SessionActiveIDs(ctx, userID)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.key(id)
+	}
+	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+		return fmt.Errorf("drop cached sessions: %w", err)
+	}
+	return nil
 }
 
 // Revoke ends one session everywhere.
@@ -314,7 +317,7 @@ func (s *Sessions) Refresh(ctx context.Context, refresh string, onReuse func(tx 
 		}
 		return out, ErrRefreshTokenReused
 	}
-	s.Cache(ctx, out.session)
+	s.Cache(ctx, out.session, out.user)
 	return out, nil
 }
 

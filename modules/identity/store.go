@@ -156,6 +156,33 @@ func (s *Store) SessionGet(ctx context.Context, id uuid.UUID) (Session, error) {
 	return x, db.MapError(err)
 }
 
+// SessionGetWithUser returns a session and its (live) user.
+func (s *Store) SessionGetWithUser(ctx context.Context, id uuid.UUID) (Session, User, error) {
+	const q = `SELECT s.id, s.user_id, s.org_id, s.service_id, s.org_slug, s.service_slug, s.audience, s.auth_method, s.access_jti, s.token_hash,
+			s.access_expires_at, s.refresh_expires_at, s.ip_address, s.user_agent, s.created_at, s.revoked_at,
+			u.id, u.org_id, u.email, u.is_platform_owner, coalesce(u.password_hash, ''), u.email_verified_at, u.created_at, u.updated_at
+		FROM sessions s JOIN users u ON u.id = s.user_id AND u.deleted_at IS NULL
+		WHERE s.id = $1`
+	var x Session
+	var u User
+	err := s.db.QueryRow(ctx, q, id).Scan(&x.ID, &x.UserID, &x.OrgID, &x.ServiceID, &x.OrgSlug, &x.ServiceSlug, &x.Audience, &x.AuthMethod, &x.AccessJTI, &x.TokenHash,
+		&x.AccessExpiresAt, &x.RefreshExpiresAt, &x.IP, &x.UserAgent, &x.CreatedAt, &x.RevokedAt,
+		&u.ID, &u.OrgID, &u.Email, &u.IsPlatformOwner, &u.PasswordHash, &u.EmailVerifiedAt, &u.CreatedAt, &u.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return x, u, ErrSessionRevoked
+	}
+	return x, u, db.MapError(err)
+}
+
+// SessionActiveIDs lists a user's live sessions.
+func (s *Store) SessionActiveIDs(ctx context.Context, userID uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, userID)
+	if err != nil {
+		return nil, db.MapError(err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
+
 // SessionGetByRefreshHash finds the session whose current refresh token has this hash, locking it.
 func (s *Store) SessionGetByRefreshHash(ctx context.Context, hash string) (Session, error) {
 	x, err := scanSession(s.db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE refresh_token_hash = $1 FOR UPDATE`, hash))
@@ -346,4 +373,3 @@ func (s *Store) KeyRetireBefore(ctx context.Context, cutoff time.Time) (int64, e
 	}
 	return tag.RowsAffected(), nil
 }
-

@@ -68,6 +68,10 @@ type Principal struct {
 	TokenUse string
 	// MFAVerified reports whether the session completed a second factor.
 	MFAVerified bool
+	// Details carries what the authenticator already resolved for the
+	// owning module (e.g. the cached profile), so handlers need not fetch
+	// it again. Other packages must treat it as opaque.
+	Details any
 }
 
 // HasPermission reports whether p holds permission perm.

@@ -105,8 +105,10 @@ AuthOS is running (Ctrl-C stops everything):
   Sent mail     %[3]s
   PostgreSQL    %[4]s
   Redis         %[5]s
+  Platform owner %[6]s, password %[7]s
+                (set PLATFORM_OWNER_EMAIL / PLATFORM_OWNER_PASSWORD to choose others)
 
-`, cfg.HTTP.BaseURL, cfg.Worker.Port, mailURL, redact(dbURL), redisURL)
+`, cfg.HTTP.BaseURL, cfg.Worker.Port, mailURL, redact(dbURL), redisURL, cfg.Owner.Email, ownerPasswordHint(getenv("PLATFORM_OWNER_PASSWORD")))
 	case <-gctx.Done():
 	}
 	err = g.Wait()
@@ -123,4 +125,12 @@ func freeAddr(host string, preferred int) string {
 	}
 	l.Close()
 	return addr
+}
+
+// ownerPasswordHint prints the development default, never an operator's own password.
+func ownerPasswordHint(set string) string {
+	if set != "" {
+		return "(from PLATFORM_OWNER_PASSWORD)"
+	}
+	return devOwnerPassword
 }
