@@ -67,7 +67,10 @@ func infraLayer(importPath string) string {
 // findImportViolations applies the design's dependency rules to a package
 // graph: a module imports no other module (nor its internal packages), and
 // platform, jobs and migrations import no module at all. cmd/* is the
-// composition root and may import anything.
+// composition root and may import anything. A module's external test
+// package (package x_test) is a composition root too: it may wire another
+// module's public package to test with real components, but never reach
+// into another module's internal packages.
 func findImportViolations(pkgs []listedPackage) []importViolation {
 	var out []importViolation
 	for _, p := range pkgs {
@@ -75,10 +78,11 @@ func findImportViolations(pkgs []listedPackage) []importViolation {
 		if fromModule == "" && fromInfra == "" {
 			continue
 		}
-		check := func(to string, test bool) {
+		check := func(to string, test, xtest bool) {
 			toModule := moduleOf(to)
 			switch {
 			case toModule == "":
+			case xtest && fromInfra == "" && toModule != fromModule && !strings.Contains(to, "/internal/") && !strings.HasSuffix(to, "/internal"):
 			case fromInfra != "":
 				out = append(out, importViolation{
 					From: p.ImportPath, To: to, Test: test,
@@ -93,10 +97,13 @@ func findImportViolations(pkgs []listedPackage) []importViolation {
 			}
 		}
 		for _, to := range p.Imports {
-			check(to, false)
+			check(to, false, false)
 		}
-		for _, to := range slices.Concat(p.TestImports, p.XTestImports) {
-			check(to, true)
+		for _, to := range p.TestImports {
+			check(to, true, false)
+		}
+		for _, to := range p.XTestImports {
+			check(to, true, true)
 		}
 	}
 	return out
@@ -177,7 +184,7 @@ func TestArchitecture(t *testing.T) {
 			{ImportPath: m + "billing", Imports: []string{"context", modulePath + "/platform/db", modulePath + "/jobs", m + "billing/internal/billingdb"}},
 			{ImportPath: m + "billing/internal/billingdb", Imports: []string{"github.com/jackc/pgx/v5"}},
 			{ImportPath: m + "identity", Imports: []string{m + "tenancy/internal/tenancydb"}},
-			{ImportPath: m + "tenancy", XTestImports: []string{m + "identity"}},
+			{ImportPath: m + "tenancy", XTestImports: []string{m + "identity", m + "identity/internal/token"}, TestImports: []string{m + "billing"}},
 			{ImportPath: modulePath + "/platform/mail", Imports: []string{m + "compliance"}},
 			{ImportPath: modulePath + "/jobs", Imports: []string{modulePath + "/platform/mail"}},
 			{ImportPath: modulePath + "/migrations", TestImports: []string{m + "tenancy"}},
@@ -198,7 +205,8 @@ func TestArchitecture(t *testing.T) {
 		}
 		require.Equal(t, []edge{
 			{m + "identity", m + "tenancy/internal/tenancydb", false},
-			{m + "tenancy", m + "identity", true},
+			{m + "tenancy", m + "billing", true},
+			{m + "tenancy", m + "identity/internal/token", true},
 			{modulePath + "/platform/mail", m + "compliance", false},
 			{modulePath + "/migrations", m + "tenancy", true},
 		}, edges)
