@@ -151,7 +151,7 @@ type Worker struct {
 // Metrics configures /metrics.
 type Metrics struct {
 	Token    string `env:"METRICS_TOKEN" secret:"true" desc:"When set, /metrics requires Authorization: Bearer <token>."`
-	Disabled bool   `env:"METRICS_DISABLED" default:"false" desc:"Answer 404 on /metrics."`
+	Enabled  bool   `env:"METRICS_ENABLED" default:"true" desc:"Serve /metrics; false answers 404."`
 }
 
 // Limits holds abuse limits.

@@ -138,7 +138,7 @@ func buildAPI(cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, mods *
 			httpapi.SchemeBearer: mods.identity.Authenticator(),
 		},
 	})
-	mux.Handle("/metrics", metrics.Handler(registry, cfg.Metrics.Token, cfg.Metrics.Disabled))
+	mux.Handle("/metrics", metrics.Handler(registry, cfg.Metrics.Token, !cfg.Metrics.Enabled))
 
 	checker := health.NewChecker(Version, time.Second, dbCheck(pool), redisCheck(mods.rdb), schemaCheck(pool))
 	registerHealth(api, checker)
