@@ -150,8 +150,8 @@ type Worker struct {
 
 // Metrics configures /metrics.
 type Metrics struct {
-	Token    string `env:"METRICS_TOKEN" secret:"true" desc:"When set, /metrics requires Authorization: Bearer <token>."`
-	Enabled  bool   `env:"METRICS_ENABLED" default:"true" desc:"Serve /metrics; false answers 404."`
+	Token   string `env:"METRICS_TOKEN" secret:"true" desc:"When set, /metrics requires Authorization: Bearer <token>."`
+	Enabled bool   `env:"METRICS_ENABLED" default:"true" desc:"Serve /metrics; false answers 404."`
 }
 
 // Limits holds abuse limits.
