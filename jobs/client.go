@@ -63,8 +63,11 @@ type WorkerOptions struct {
 	Limits   QueueLimits
 	Periodic []*river.PeriodicJob
 	Logger   *slog.Logger
-	// SoftStopTimeout bounds how long Stop waits for running jobs before
-	// cancelling their contexts.
+	// SoftStopTimeout is River's soft stop timeout: once a stop begins
+	// (Stop, or cancelling the context passed to Start) running jobs get
+	// this long to finish before their contexts are cancelled. Zero keeps
+	// River's default, in which cancelling Start's context cancels running
+	// jobs at once and Stop waits indefinitely (use jobs.Stop to bound it).
 	SoftStopTimeout time.Duration
 	// FetchPollInterval overrides River's poll interval (tests use a short one).
 	FetchPollInterval time.Duration
@@ -85,6 +88,7 @@ func NewWorkerClient(pool *pgxpool.Pool, workers *river.Workers, o WorkerOptions
 		Middleware:        mw,
 		JobTimeout:        5 * time.Minute,
 		FetchPollInterval: o.FetchPollInterval,
+		SoftStopTimeout:   o.SoftStopTimeout,
 	}
 	for name, q := range cfg.Queues {
 		if q.MaxWorkers < 1 {

@@ -67,29 +67,31 @@ type Beginner interface {
 }
 
 // InTx runs fn in a transaction. It commits when fn returns nil and rolls
-// back otherwise (and on panic, re-panicking afterwards). Every module uses
-// this one helper so jobs inserted with InsertTx and events recorded with a
-// Recorder share the fate of the change that caused them.
-func InTx(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) (err error) {
+// back otherwise: on an error, on a panic (re-panicking afterwards) and when
+// fn never returns because its goroutine exits (runtime.Goexit, as a failing
+// test assertion does), so the connection always goes back to the pool.
+// Every module uses this one helper so jobs inserted with InsertTx and events
+// recorded with a Recorder share the fate of the change that caused them.
+func InTx(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) error {
 	tx, err := b.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	committed := false
 	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-			panic(p)
-		}
-		if err != nil {
+		// Not recovering keeps a panic unwinding with its original stack
+		// once the rollback is done.
+		if !committed {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err = fn(tx); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
-	if err = tx.Commit(ctx); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
+	committed = true
 	return nil
 }
 

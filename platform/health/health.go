@@ -7,6 +7,7 @@ package health
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -37,24 +38,26 @@ func NewChecker(version string, timeout time.Duration, checks ...Check) *Checker
 	return &Checker{version: version, timeout: timeout, checks: checks}
 }
 
-// Result is a readiness outcome: Status is "ready" or "unhealthy", and
-// Components maps each check name to its OK or Failed value.
+// Result is a readiness outcome: Ready is true when every check passed,
+// Components maps each check name to its OK or Failed value, and Errors
+// holds the failed probes' errors (for logs, never for the response body).
 type Result struct {
 	Ready      bool
 	Components map[string]string
 	Errors     map[string]error
 }
 
-// Ready runs every check concurrently.
+// Ready runs every check concurrently and returns within about the timeout
+// even when a probe ignores its context: such a probe is reported failed
+// with context.DeadlineExceeded (or the caller's ctx error) and left to
+// finish in the background. A probe that panics is reported failed too.
 func (c *Checker) Ready(ctx context.Context) Result {
 	res := Result{Ready: true, Components: map[string]string{}, Errors: map[string]error{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, ch := range c.checks {
 		wg.Go(func() {
-			pctx, cancel := context.WithTimeout(ctx, c.timeout)
-			defer cancel()
-			err := ch.Probe(pctx)
+			err := c.probe(ctx, ch)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -68,6 +71,31 @@ func (c *Checker) Ready(ctx context.Context) Result {
 	}
 	wg.Wait()
 	return res
+}
+
+// probe runs one check bounded by the timeout.
+func (c *Checker) probe(ctx context.Context, ch Check) error {
+	pctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	done := make(chan error, 1) // buffered: a late probe never blocks
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("probe %s panicked: %v", ch.Name, p)
+			}
+		}()
+		if ch.Probe == nil {
+			done <- fmt.Errorf("probe %s: no probe function", ch.Name)
+			return
+		}
+		done <- ch.Probe(pctx)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-pctx.Done():
+		return fmt.Errorf("probe %s: %w", ch.Name, pctx.Err())
+	}
 }
 
 // Version returns the version reported by the health endpoints.

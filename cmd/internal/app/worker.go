@@ -66,6 +66,7 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger, star
 		},
 		Periodic:          workers.periodic,
 		Logger:            logger,
+		SoftStopTimeout:   cfg.HTTP.ShutdownTimeout,
 		FetchPollInterval: time.Second,
 	})
 	if err != nil {
@@ -90,7 +91,9 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger, star
 		started(ln.Addr().String())
 	}
 
-	if err := client.Start(ctx); err != nil {
+	// Start on a context the signal does not cancel: on SIGTERM jobs.Stop
+	// first lets running jobs finish (soft stop), then cancels them.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("start river client: %w", err)
 	}
