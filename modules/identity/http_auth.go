@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -148,13 +149,20 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 	auth.UseMiddleware(limiter.HumaMiddleware(api, redis.Rule{Name: redis.RuleAuth, Rate: redis.AuthRate()}, write))
 
 	perEmail := func(ctx context.Context, kind, email string) error {
+		if limiter.Disabled {
+			return nil
+		}
 		res, err := limiter.Allow(ctx, kind+":"+crypto.HashToken(strings.ToLower(strings.TrimSpace(email))), redis.Rate{Every: 12 * time.Minute, Burst: 5})
 		if err != nil {
 			return ErrLimiterUnavailable
 		}
 		if !res.Allowed {
 			secs := int(res.RetryAfter.Seconds()) + 1
-			return httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, perEmailLimited).WithHeader("Retry-After", itoa(secs))
+			msg := redis.MessageTooManyRequests
+			if kind == "register" {
+				msg = perEmailLimited
+			}
+			return httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, msg).WithHeader("Retry-After", itoa(secs))
 		}
 		return nil
 	}
@@ -184,6 +192,10 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 			return nil, httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "redirect_uri requires org_slug and service_slug")
 		}
 		t, err := s.Login(ctx, LoginInput{Email: in.Body.Email, Password: in.Body.Password, OrgSlug: in.Body.OrgSlug, ServiceSlug: in.Body.ServiceSlug}, metaFrom(ctx, in.ClientMeta))
+		if errors.Is(err, ErrAccountLocked) {
+			return nil, httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, "Too many failed login attempts. Please try again later.").
+				WithHeader("Retry-After", itoa(int((s.cfg.LockoutDuration+time.Second-1)/time.Second)))
+		}
 		if err != nil {
 			return nil, toHTTPError(err)
 		}

@@ -11,7 +11,17 @@ import (
 )
 
 func invalidField(location, message string) error {
-	return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: location, Message: message})
+	return httpapi.NewError(http.StatusUnprocessableEntity, httpapi.CodeValidationError, "Validation failed").
+		WithDetails(&huma.ErrorDetail{Location: location, Message: message})
+}
+
+// newPasswordError is toHTTPError for endpoints whose password field is
+// new_password.
+func newPasswordError(err error) error {
+	if isPasswordPolicyErr(err) {
+		return invalidField("body.new_password", err.Error())
+	}
+	return toHTTPError(err)
 }
 
 // toHTTPError maps the module's errors to the reference's statuses and
@@ -69,5 +79,5 @@ func resetTokenError(err error) error {
 	case errors.Is(err, ErrTokenExpired):
 		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "Reset token has expired")
 	}
-	return toHTTPError(err)
+	return newPasswordError(err)
 }

@@ -109,7 +109,7 @@ func registerUserRoutes(api huma.API, s *Service) {
 	}, func(ctx context.Context, in *ChangePasswordRequest) (*MessageOutput, error) {
 		p := httpapi.MustPrincipal(ctx)
 		if err := s.ChangePassword(ctx, p.UserID, p.SessionID, in.Body.CurrentPassword, in.Body.NewPassword, metaFrom(ctx, in.ClientMeta)); err != nil {
-			return nil, toHTTPError(err)
+			return nil, newPasswordError(err)
 		}
 		return message("Password changed successfully"), nil
 	})
@@ -120,7 +120,7 @@ func registerUserRoutes(api huma.API, s *Service) {
 	}, func(ctx context.Context, in *SetPasswordRequest) (*MessageOutput, error) {
 		p := httpapi.MustPrincipal(ctx)
 		if err := s.SetPassword(ctx, p.UserID, p.SessionID, in.Body.NewPassword, metaFrom(ctx, in.ClientMeta)); err != nil {
-			return nil, toHTTPError(err)
+			return nil, newPasswordError(err)
 		}
 		return message("Password set successfully"), nil
 	})

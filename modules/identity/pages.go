@@ -49,6 +49,8 @@ func (s *Service) verifyEmailPage(w http.ResponseWriter, r *http.Request) {
 		status, data = http.StatusBadRequest, pageData{Title: "Link already used", Message: "This verification link was already used. If your email is verified you can sign in."}
 	case errors.Is(err, ErrTokenExpired):
 		status, data = http.StatusBadRequest, pageData{Title: "Link expired", Message: "This verification link has expired. Request a new one from the sign-in page."}
+	case errors.Is(err, ErrEmailTaken):
+		status, data = http.StatusBadRequest, pageData{Title: "Email already in use", Message: "This email address now belongs to another account. Your email address was not changed."}
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrUserNotFound):
 		status, data = http.StatusBadRequest, pageData{Title: "Invalid link", Message: "This verification link is not valid."}
 	default:

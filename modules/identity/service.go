@@ -123,6 +123,18 @@ func (s *Service) bootstrapOwner(ctx context.Context) error {
 		case err != nil:
 			return err
 		}
+		if u.EmailVerifiedAt == nil {
+			// Whoever registered this address first never proved they own
+			// it: their password must not become the platform owner's.
+			if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = nullif($2, ''), email_verified_at = $3, updated_at = $3 WHERE id = $1`, u.ID, hash, now); err != nil {
+				return db.MapError(err)
+			}
+			if _, err := st.SessionRevokeUser(ctx, u.ID, uuid.Nil, "owner_bootstrap", now); err != nil {
+				return err
+			}
+			u.PasswordHash = ""
+			s.logger.Warn("platform owner email belonged to an unverified account: its password was replaced", "email", email)
+		}
 		if !u.IsPlatformOwner {
 			if err := st.UserPromoteOwner(ctx, u.ID, now); err != nil {
 				return err

@@ -292,10 +292,22 @@ func (s *Service) Refresh(ctx context.Context, refresh string, meta RequestMeta)
 
 // Logout revokes the caller's session.
 func (s *Service) Logout(ctx context.Context, userID, sessionID uuid.UUID, meta RequestMeta) error {
-	if err := s.sessions.Revoke(ctx, sessionID, "logout"); err != nil {
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		st := NewStore(tx)
+		x, err := st.SessionGet(ctx, sessionID)
+		if err != nil {
+			return err
+		}
+		if _, err := st.SessionRevoke(ctx, sessionID, "logout", s.nowFunc()); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, events.Event{Type: "user.logout", OrgID: x.OrgID, ActorID: &userID, ActorType: events.ActorUser,
+			TargetType: "session", TargetID: sessionID.String(), IP: meta.IP, UserAgent: meta.UserAgent})
+	})
+	if err != nil {
 		return err
 	}
-	return nil
+	return s.sessions.forget(ctx, sessionID)
 }
 
 // Revoke implements RFC 7009: it revokes the session behind an access or
