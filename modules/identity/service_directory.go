@@ -120,7 +120,9 @@ func (s *Service) SetPlatformOwnerTx(ctx context.Context, tx pgx.Tx, id uuid.UUI
 
 // ReloadUser makes a user's live sessions reload their profile (after an
 // owner flag or email change committed elsewhere).
-func (s *Service) ReloadUser(ctx context.Context, id uuid.UUID) error { return s.reloadProfile(ctx, id) }
+func (s *Service) ReloadUser(ctx context.Context, id uuid.UUID) error {
+	return s.reloadProfile(ctx, id)
+}
 
 // IssueOrgSession starts an org-scoped session for a member (organization
 // creation and `select`). Membership and the active gate are the caller's checks.
