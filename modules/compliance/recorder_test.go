@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/authos/authos/modules/compliance"
@@ -32,6 +33,18 @@ func setup(t *testing.T) (*compliance.Module, *testBundle) {
 	return mod, &testBundle{mod: mod, pool: pool}
 }
 
+// newOrg inserts an organization row: organization audit rows reference
+// organizations (ON DELETE CASCADE).
+func newOrg(t *testing.T, b *testBundle) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	pool, ok := b.pool.(*pgxpool.Pool)
+	require.True(t, ok)
+	_, err := pool.Exec(t.Context(), `INSERT INTO organizations (id, slug, name) VALUES ($1, $2, 'Audit Test Org')`, id, "org-"+id.String()[:8])
+	require.NoError(t, err)
+	return id
+}
+
 func TestRecorder(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -39,7 +52,7 @@ func TestRecorder(t *testing.T) {
 	t.Run("WritesOrganizationRowInCallersTransaction", func(t *testing.T) {
 		t.Parallel()
 		mod, b := setup(t)
-		org, actor := uuid.New(), uuid.New()
+		org, actor := newOrg(t, b), uuid.New()
 		err := db.InTx(ctx, b.pool, func(tx pgx.Tx) error {
 			return mod.Recorder().Record(ctx, tx, events.Event{
 				Type: "service.created", OrgID: &org, ActorID: &actor, TargetType: "service", TargetID: "svc-1",
@@ -65,7 +78,7 @@ func TestRecorder(t *testing.T) {
 	t.Run("RolledBackTransactionLeavesNoRow", func(t *testing.T) {
 		t.Parallel()
 		mod, b := setup(t)
-		org := uuid.New()
+		org := newOrg(t, b)
 		boom := errors.New("business rule failed")
 		err := db.InTx(ctx, b.pool, func(tx pgx.Tx) error {
 			require.NoError(t, mod.Recorder().Record(ctx, tx, events.Event{Type: "org.updated", OrgID: &org}))
@@ -99,7 +112,7 @@ func TestRecorder(t *testing.T) {
 	t.Run("UnknownEventTypeFailsTheTransaction", func(t *testing.T) {
 		t.Parallel()
 		mod, b := setup(t)
-		org := uuid.New()
+		org := newOrg(t, b)
 		err := db.InTx(ctx, b.pool, func(tx pgx.Tx) error {
 			return mod.Recorder().Record(ctx, tx, events.Event{Type: "org.creatd", OrgID: &org})
 		})
@@ -109,7 +122,7 @@ func TestRecorder(t *testing.T) {
 	t.Run("FailedOutcomeIsStored", func(t *testing.T) {
 		t.Parallel()
 		mod, b := setup(t)
-		org := uuid.New()
+		org := newOrg(t, b)
 		failed := false
 		require.NoError(t, db.InTx(ctx, b.pool, func(tx pgx.Tx) error {
 			return mod.Recorder().Record(ctx, tx, events.Event{Type: "user.login.failed", OrgID: &org, Success: &failed})

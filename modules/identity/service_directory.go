@@ -150,3 +150,24 @@ func (s *Service) IssueOrgSession(ctx context.Context, userID, orgID uuid.UUID, 
 	s.sessions.Cache(ctx, sess, u)
 	return toks, nil
 }
+
+// RevokeOrgSessionsTx revokes, inside the caller's transaction, every live
+// session scoped to an organization (only userID's when given) and returns
+// their ids; call ForgetSessions with them after the commit so the
+// revocation reaches every replica's next request.
+func (s *Service) RevokeOrgSessionsTx(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, userID *uuid.UUID, reason string) ([]uuid.UUID, error) {
+	rows, err := tx.Query(ctx, `UPDATE sessions SET revoked_at = $3, revoked_reason = $4, refresh_token_hash = NULL
+		WHERE org_id = $1 AND ($2::uuid IS NULL OR user_id = $2) AND revoked_at IS NULL RETURNING id`, orgID, userID, s.nowFunc(), reason)
+	if err != nil {
+		return nil, db.MapError(err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
+
+// ForgetSessions marks revoked sessions as revoked in the session cache.
+func (s *Service) ForgetSessions(ctx context.Context, ids []uuid.UUID) error {
+	if s.sessions == nil {
+		return nil
+	}
+	return s.sessions.forget(ctx, ids...)
+}

@@ -129,6 +129,7 @@ func New(o Options) (*chi.Mux, huma.API) {
 // JSON only, our error transformer and the security schemes.
 func humaConfig(o Options, maxBody int64) huma.Config {
 	cfg := huma.DefaultConfig("AuthOS API", o.Version)
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaNamer)
 	cfg.DocsPath = ""
 	cfg.SchemasPath = ""
 	cfg.CreateHooks = nil

@@ -58,6 +58,8 @@ func TestE2EEmailJobSharesTheTransaction(t *testing.T) {
 	audit, err := compliance.New(compliance.Deps{Pool: pool})
 	require.NoError(t, err)
 	org := uuid.New()
+	_, err = pool.Exec(ctx, `INSERT INTO organizations (id, slug, name) VALUES ($1, 'e2e-org', 'E2E')`, org)
+	require.NoError(t, err)
 
 	enqueue := func(to, link string) func(tx pgx.Tx) error {
 		return func(tx pgx.Tx) error {

@@ -71,7 +71,12 @@ func buildModules(d moduleDeps) (*modules, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("build identity: %w", err)
 	}
-	if m.tenancy, err = tenancy.New(tenancy.Deps{Pool: d.pool, Logger: d.logger, Recorder: rec}); err != nil {
+	if m.tenancy, err = tenancy.New(tenancy.Deps{
+		Pool: d.pool, Logger: d.logger, Recorder: rec,
+		Users:    tenancyUsers{id: m.identity.Service()},
+		Sessions: tenancySessions{id: m.identity.Service()},
+		Config:   tenancy.Config{MaxOrgsPerUser: d.cfg.Limits.MaxOrgsPerUser},
+	}); err != nil {
 		return nil, fmt.Errorf("build tenancy: %w", err)
 	}
 	if m.billing, err = billing.New(billing.Deps{Pool: d.pool, Logger: d.logger, Recorder: rec}); err != nil {

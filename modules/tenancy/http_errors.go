@@ -1,0 +1,100 @@
+package tenancy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/authos/authos/platform/httpapi"
+)
+
+// CodeOrganizationNotActive is the error_code of the active-organization
+// gate (spec §1.3, §1.6).
+const CodeOrganizationNotActive = "ORGANIZATION_NOT_ACTIVE"
+
+func badRequest(msg string) error {
+	return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, msg)
+}
+
+func forbidden(msg string) error {
+	return httpapi.NewError(http.StatusForbidden, httpapi.CodeForbidden, msg)
+}
+
+func notFound(msg string) error {
+	return httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, msg)
+}
+
+// toHTTPError maps the module's errors to the reference's statuses and
+// messages. Unknown errors pass through and become a logged 500.
+func toHTTPError(err error) error {
+	var (
+		verr  *ValidationError
+		limit *OrgLimitError
+		gate  *OrgNotActiveError
+		trans *TransitionError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &verr):
+		return httpapi.NewError(http.StatusUnprocessableEntity, httpapi.CodeValidationError, "Validation failed").
+			WithDetails(&huma.ErrorDetail{Location: verr.Field, Message: verr.Message})
+	case errors.As(err, &limit):
+		return badRequest(fmt.Sprintf("You have reached the maximum number of organizations (%d) you can create.", limit.Max))
+	case errors.As(err, &gate):
+		return httpapi.NewError(http.StatusForbidden, CodeOrganizationNotActive, "Organization is not active. Current status: "+string(gate.Status))
+	case errors.As(err, &trans):
+		switch trans.Transition {
+		case "suspend":
+			return badRequest("Organization is already suspended")
+		case "activate":
+			return badRequest("Organization is not suspended")
+		}
+		return badRequest("Organization is not in pending status")
+	}
+	if msg, ok := messageFor(err); ok {
+		return msg
+	}
+	return err
+}
+
+// messageFor maps the sentinel errors.
+func messageFor(err error) (error, bool) {
+	table := []struct {
+		err  error
+		resp error
+	}{
+		// Deliberately vague: it does not confirm that the slug exists.
+		{ErrSlugTaken, badRequest("Unable to create organization with the provided information")},
+		{ErrOrgNotFound, notFound("Organization not found")},
+		{ErrNotMember, forbidden("Not a member of this organization")},
+		{ErrCannotManageSettings, forbidden("Insufficient permissions to manage organization settings")},
+		{ErrCannotChangeRoles, forbidden("Insufficient permissions to change member roles")},
+		{ErrOwnerChangesPrivileged, forbidden("Only owners can change the roles of owners and admins")},
+		{ErrCannotRemoveMembers, forbidden("Insufficient permissions to remove members")},
+		{ErrOwnerRemovesPrivileged, forbidden("Only owners can remove other owners and admins")},
+		{ErrOwnerOnlyDelete, forbidden("Only the organization owner can delete the organization")},
+		{ErrOwnerOnlyTransfer, forbidden("Only the organization owner can transfer ownership")},
+		{ErrNotPlatformOwner, forbidden("Platform owner access required")},
+		{ErrMemberNotFound, notFound("User is not a member of this organization")},
+		{ErrInvalidRole, badRequest("Invalid role. Choose a system role or custom organization role.")},
+		{ErrOwnRoleChange, badRequest("Cannot change your own role")},
+		{ErrSelfRemoval, badRequest("Cannot remove yourself from the organization")},
+		{ErrRemoveOwner, badRequest("Cannot remove the organization owner. Transfer ownership first.")},
+		{ErrAlreadyOwner, badRequest("User is already the owner of this organization")},
+		{ErrTierNotFound, notFound("Organization tier not found")},
+		{ErrUserNotFound, notFound("User not found")},
+		{ErrAlreadyPlatformOwner, badRequest("User is already a platform owner")},
+		{ErrNotAPlatformOwner, badRequest("User is not a platform owner")},
+		{ErrDemoteSelf, badRequest("Cannot demote yourself")},
+		{ErrLastPlatformOwner, badRequest("Cannot demote the last platform owner")},
+	}
+	for _, row := range table {
+		if errors.Is(err, row.err) {
+			return row.resp, true
+		}
+	}
+	return nil, false
+}
