@@ -181,9 +181,15 @@ func TestPlatformLifecycle(t *testing.T) {
 		o := b.activeOrg(t, b.user(t, "suspend"))
 		requireProblem(t, b.do(t, http.MethodPost, orgPath(o, "activate"), po.Token, nil),
 			http.StatusBadRequest, httpapi.CodeBadRequest, "Organization is not suspended")
+		_, err := b.sessions.IssueOrgSession(t.Context(), o.Owner.ID, o.ID, o.Slug, "", "")
+		require.NoError(t, err)
 
 		got := decode[orgBody](t, b.do(t, http.MethodPost, orgPath(o, "suspend"), po.Token, nil), http.StatusOK)
 		require.Equal(t, "suspended", got.Status)
+		// Suspension ends every session scoped to the organization.
+		var live int
+		require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM sessions WHERE org_id = $1 AND revoked_at IS NULL`, o.ID).Scan(&live))
+		require.Zero(t, live)
 		requireProblem(t, b.do(t, http.MethodPost, orgPath(o, "suspend"), po.Token, nil),
 			http.StatusBadRequest, httpapi.CodeBadRequest, "Organization is already suspended")
 		// Suspended organizations fail the active gate.

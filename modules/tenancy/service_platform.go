@@ -72,6 +72,7 @@ func (s *Service) transition(ctx context.Context, a Actor, id uuid.UUID, action 
 		return Organization{}, err
 	}
 	var out Organization
+	var revoked []uuid.UUID
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		st := s.store.WithTx(tx)
 		org, err := st.OrgLockByID(ctx, id)
@@ -86,9 +87,20 @@ func (s *Service) transition(ctx context.Context, a Actor, id uuid.UUID, action 
 		if out, err = st.OrgSave(ctx, org); err != nil {
 			return err
 		}
+		// Leaving the active state ends every session scoped to the
+		// organization: its members and its services' end users are
+		// refused on their next request (logins are refused by the gate).
+		if org.Status != StatusActive {
+			if revoked, err = s.sessions.RevokeOrgSessionsTx(ctx, tx, org.ID, nil, "organization_"+string(org.Status)); err != nil {
+				return err
+			}
+		}
 		return s.record(ctx, tx, platformEvent(action, a, "organization", org.ID.String(), details))
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, s.sessions.ForgetSessions(ctx, revoked)
 }
 
 // ApproveOrganization activates a pending organization on tierID (default
