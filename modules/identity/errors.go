@@ -24,4 +24,15 @@ var (
 	ErrScopeNotFound        = errors.New("organization or service not found")
 	ErrScopeInvalid         = errors.New("service requires an organization")
 	ErrEmailDisabled        = errors.New("email delivery is not configured")
+	ErrNotMember            = errors.New("not a member of this organization")
+	ErrNoServiceAccess      = errors.New("no access to this service")
+	ErrServiceRequired      = errors.New("registration to an organization needs a service")
+	ErrRedirectNotAllowed   = errors.New("redirect uri not registered")
+	ErrMAULimit             = errors.New("monthly active user limit reached")
 )
+
+// OrgNotActiveError refuses authentication in an organization that is not
+// active (spec §1.6).
+type OrgNotActiveError struct{ Status string }
+
+func (e *OrgNotActiveError) Error() string { return "organization is not active: " + e.Status }

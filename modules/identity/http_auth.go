@@ -171,13 +171,10 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 		OperationID: "register", Method: http.MethodPost, Path: "/api/auth/register",
 		Summary: "Register with email and password", Description: "Creates an unverified account and emails a verification link. The answer is the same whether or not the email is already registered.",
 	}, func(ctx context.Context, in *RegisterRequest) (*MessageOutput, error) {
-		if in.Body.RedirectURI != "" {
-			return nil, httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "redirect_uri is not registered for this service")
-		}
 		if err := perEmail(ctx, "register", in.Body.Email); err != nil {
 			return nil, toHTTPError(err)
 		}
-		err := s.Register(ctx, RegisterInput{Email: in.Body.Email, Password: in.Body.Password, OrgSlug: in.Body.OrgSlug, ServiceSlug: in.Body.ServiceSlug}, metaFrom(ctx, in.ClientMeta))
+		err := s.Register(ctx, RegisterInput{Email: in.Body.Email, Password: in.Body.Password, OrgSlug: in.Body.OrgSlug, ServiceSlug: in.Body.ServiceSlug, RedirectURI: in.Body.RedirectURI}, metaFrom(ctx, in.ClientMeta))
 		if err != nil {
 			return nil, toHTTPError(err)
 		}
@@ -191,7 +188,7 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 		if in.Body.RedirectURI != "" && (in.Body.OrgSlug == "" || in.Body.ServiceSlug == "") {
 			return nil, httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "redirect_uri requires org_slug and service_slug")
 		}
-		t, err := s.Login(ctx, LoginInput{Email: in.Body.Email, Password: in.Body.Password, OrgSlug: in.Body.OrgSlug, ServiceSlug: in.Body.ServiceSlug}, metaFrom(ctx, in.ClientMeta))
+		t, err := s.Login(ctx, LoginInput{Email: in.Body.Email, Password: in.Body.Password, OrgSlug: in.Body.OrgSlug, ServiceSlug: in.Body.ServiceSlug, RedirectURI: in.Body.RedirectURI}, metaFrom(ctx, in.ClientMeta))
 		if errors.Is(err, ErrAccountLocked) {
 			return nil, httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, "Too many failed login attempts. Please try again later.").
 				WithHeader("Retry-After", itoa(int((s.cfg.LockoutDuration+time.Second-1)/time.Second)))

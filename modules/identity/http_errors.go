@@ -2,6 +2,7 @@ package identity
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -43,6 +44,25 @@ func toHTTPError(err error) error {
 	case errors.Is(err, ErrAccountLocked):
 		return httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, "Too many failed login attempts. Please try again later.").
 			WithHeader("Retry-After", "900")
+	case errors.As(err, new(*OrgNotActiveError)):
+		var e *OrgNotActiveError
+		errors.As(err, &e)
+		return httpapi.NewError(http.StatusForbidden, codeOrgNotActive, "Organization is not active. Current status: "+e.Status)
+	case errors.Is(err, ErrNotMember):
+		return httpapi.NewError(http.StatusForbidden, httpapi.CodeForbidden, "You are not a member of this organization")
+	case errors.Is(err, ErrNoServiceAccess):
+		return httpapi.NewError(http.StatusForbidden, httpapi.CodeForbidden, "You do not have access to this service")
+	case errors.Is(err, ErrServiceRequired):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "service_slug is required to register to an organization")
+	case errors.Is(err, ErrRedirectNotAllowed):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "redirect_uri is not registered for this service")
+	case errors.Is(err, ErrMAULimit):
+		var e *MAULimitError
+		msg := "Monthly active user limit reached. Please upgrade your plan to continue."
+		if errors.As(err, &e) {
+			msg = fmt.Sprintf("Monthly active user limit reached (%d/%d). Please upgrade your plan to continue.", e.Current, e.Max)
+		}
+		return httpapi.NewError(http.StatusBadRequest, codeServiceLimit, msg)
 	case errors.Is(err, ErrScopeNotFound):
 		return httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, "Organization or service not found")
 	case errors.Is(err, ErrScopeInvalid):
@@ -81,3 +101,9 @@ func resetTokenError(err error) error {
 	}
 	return newPasswordError(err)
 }
+
+// AuthOS error codes of the reference (spec §1.3) used here.
+const (
+	codeOrgNotActive = "ORGANIZATION_NOT_ACTIVE"
+	codeServiceLimit = "SERVICE_LIMIT_EXCEEDED"
+)

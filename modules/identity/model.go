@@ -23,16 +23,39 @@ type User struct {
 func (u User) HasPassword() bool { return u.PasswordHash != "" }
 
 // Scope is the organization and service a login or registration targets.
-// The zero Scope is the platform (dashboard) scope.
+// The zero Scope is the platform (dashboard) scope. An org-only scope is an
+// organization's administrators (platform-level users with a membership);
+// an org+service scope is that service's end users, who are tenant users of
+// the organization.
 type Scope struct {
 	OrgID       *uuid.UUID
 	OrgSlug     string
 	ServiceID   *uuid.UUID
 	ServiceSlug string
+	// OrgStatus is the organization's lifecycle status (active, pending,
+	// suspended, rejected); only active organizations authenticate.
+	OrgStatus string
+	// MaxMAU caps monthly active end users (<= 0: unlimited); AllowOverage
+	// logs instead of refusing past the cap.
+	MaxMAU       int
+	AllowOverage bool
+	// RedirectAllowedFunc reports whether a redirect URI exactly matches
+	// one the service registered.
+	RedirectAllowedFunc func(uri string) bool
 }
 
 // IsPlatform reports whether s is the platform scope.
 func (s Scope) IsPlatform() bool { return s.OrgID == nil }
+
+// UserOrgID is the org whose users a login in this scope looks up: the
+// organization for service scopes (end users), none for the platform and
+// org-only scopes (platform-level users).
+func (s Scope) UserOrgID() *uuid.UUID {
+	if s.ServiceID != nil {
+		return s.OrgID
+	}
+	return nil
+}
 
 // Session is one login: the live row behind every access token.
 type Session struct {

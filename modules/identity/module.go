@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
@@ -26,7 +27,10 @@ import (
 // registrations. The tenancy module implements it; until it is wired, every
 // scoped request answers 404.
 type ScopeResolver interface {
+	// ResolveScope returns ErrScopeNotFound for an unknown org or service.
 	ResolveScope(ctx context.Context, orgSlug, serviceSlug string) (Scope, error)
+	// MembershipRole reports a platform user's role in an organization.
+	MembershipRole(ctx context.Context, orgID, userID uuid.UUID) (role string, member bool, err error)
 }
 
 // Config holds the identity settings, as values.

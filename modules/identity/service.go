@@ -161,9 +161,14 @@ func (s *Service) bootstrapOwner(ctx context.Context) error {
 	return s.reloadProfile(ctx, promoted)
 }
 
-// resolveScope turns org/service slugs into a Scope.
-func (s *Service) resolveScope(ctx context.Context, orgSlug, serviceSlug string) (Scope, error) {
+// resolveScope turns org/service slugs into a Scope and applies the
+// active-organization gate. redirectURI, when given, must be registered on
+// the service.
+func (s *Service) resolveScope(ctx context.Context, orgSlug, serviceSlug, redirectURI string) (Scope, error) {
 	if orgSlug == "" && serviceSlug == "" {
+		if redirectURI != "" {
+			return Scope{}, ErrRedirectNotAllowed
+		}
 		return Scope{}, nil
 	}
 	if orgSlug == "" {
@@ -172,8 +177,78 @@ func (s *Service) resolveScope(ctx context.Context, orgSlug, serviceSlug string)
 	if s.scopes == nil {
 		return Scope{}, ErrScopeNotFound
 	}
-	return s.scopes.ResolveScope(ctx, orgSlug, serviceSlug)
+	sc, err := s.scopes.ResolveScope(ctx, orgSlug, serviceSlug)
+	if err != nil {
+		return Scope{}, err
+	}
+	if sc.OrgStatus != "active" {
+		return Scope{}, &OrgNotActiveError{Status: sc.OrgStatus}
+	}
+	if redirectURI != "" && (sc.ServiceID == nil || sc.RedirectAllowedFunc == nil || !sc.RedirectAllowedFunc(redirectURI)) {
+		return Scope{}, ErrRedirectNotAllowed
+	}
+	return sc, nil
 }
+
+// checkScopeAccess is the scope's authorization after a first factor:
+// org-only logins need a membership; service logins need an identity
+// registered to that service; service logins also count towards the
+// organization's monthly active users.
+func (s *Service) checkScopeAccess(ctx context.Context, u User, scope Scope) error {
+	switch {
+	case scope.IsPlatform():
+		return nil
+	case scope.ServiceID == nil:
+		_, member, err := s.scopes.MembershipRole(ctx, *scope.OrgID, u.ID)
+		if err != nil {
+			return err
+		}
+		if !member {
+			return ErrNotMember
+		}
+		return nil
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM identities WHERE user_id = $1 AND org_id = $2 AND service_id = $3`, u.ID, scope.OrgID, scope.ServiceID).Scan(&n)
+	if err != nil {
+		return db.MapError(err)
+	}
+	if n == 0 {
+		return ErrNoServiceAccess
+	}
+	return s.checkMAU(ctx, u, scope)
+}
+
+// checkMAU refuses a new monthly active user past the tier's cap (users
+// already active this month keep signing in).
+func (s *Service) checkMAU(ctx context.Context, u User, scope Scope) error {
+	if scope.MaxMAU <= 0 {
+		return nil
+	}
+	var active int
+	var known bool
+	err := s.pool.QueryRow(ctx, `SELECT count(DISTINCT user_id), coalesce(bool_or(user_id = $2), false)
+		FROM login_events WHERE org_id = $1 AND created_at > $3`, scope.OrgID, u.ID, s.nowFunc().Add(-30*24*time.Hour)).Scan(&active, &known)
+	if err != nil {
+		return db.MapError(err)
+	}
+	if known || active < scope.MaxMAU {
+		return nil
+	}
+	if scope.AllowOverage {
+		s.logger.Warn("monthly active user limit exceeded (overage allowed)", "org_id", scope.OrgID, "active", active, "max", scope.MaxMAU)
+		return nil
+	}
+	return &MAULimitError{Current: active, Max: scope.MaxMAU}
+}
+
+// MAULimitError is ErrMAULimit with the numbers of the reference message.
+type MAULimitError struct{ Current, Max int }
+
+func (e *MAULimitError) Error() string { return ErrMAULimit.Error() }
+
+// Is makes errors.Is(err, ErrMAULimit) true.
+func (e *MAULimitError) Is(target error) bool { return target == ErrMAULimit }
 
 // normalizeEmail validates an email address and returns it trimmed.
 func normalizeEmail(raw string) (string, error) {

@@ -23,6 +23,7 @@ import (
 type RegisterInput struct {
 	Email, Password      string
 	OrgSlug, ServiceSlug string
+	RedirectURI          string
 }
 
 // Register creates an unverified account and emails a verification link,
@@ -40,9 +41,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta RequestMe
 	if !s.cfg.EmailEnabled {
 		return ErrEmailDisabled
 	}
-	scope, err := s.resolveScope(ctx, in.OrgSlug, in.ServiceSlug)
+	scope, err := s.resolveScope(ctx, in.OrgSlug, in.ServiceSlug, in.RedirectURI)
 	if err != nil {
 		return err
+	}
+	if !scope.IsPlatform() && scope.ServiceID == nil {
+		return ErrServiceRequired
 	}
 	// Hash before looking anything up: both branches cost the same.
 	hash, err := s.hasher.Hash(ctx, in.Password)
@@ -52,7 +56,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta RequestMe
 	now := s.nowFunc()
 	return db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		st := NewStore(tx)
-		existing, err := st.UserGetByEmail(ctx, scope.OrgID, email)
+		existing, err := st.UserGetByEmail(ctx, scope.UserOrgID(), email)
 		if err == nil {
 			return s.enqueueEmail(ctx, tx, scope.OrgID, existing.Email, mail.TemplateAccountExists, mail.LinkData{
 				Branding: mail.Branding{AppName: "AuthOS"}, Link: s.cfg.DashboardBaseURL + "/forgot-password",
@@ -138,6 +142,7 @@ func (s *Service) reloadProfile(ctx context.Context, userID uuid.UUID) error {
 type LoginInput struct {
 	Email, Password      string
 	OrgSlug, ServiceSlug string
+	RedirectURI          string
 }
 
 // Login authenticates with a password. Every outcome is recorded. Unknown
@@ -147,7 +152,7 @@ type LoginInput struct {
 // matched. The second factor plugs in at afterPrimary.
 func (s *Service) Login(ctx context.Context, in LoginInput, meta RequestMeta) (Tokens, error) {
 	email := strings.TrimSpace(in.Email)
-	scope, err := s.resolveScope(ctx, in.OrgSlug, in.ServiceSlug)
+	scope, err := s.resolveScope(ctx, in.OrgSlug, in.ServiceSlug, in.RedirectURI)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -160,7 +165,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, meta RequestMeta) (T
 		s.hasher.DummyVerify(ctx, in.Password)
 		return Tokens{}, ErrAccountLocked
 	}
-	u, err := NewStore(s.pool).UserGetByEmail(ctx, scope.OrgID, email)
+	u, err := NewStore(s.pool).UserGetByEmail(ctx, scope.UserOrgID(), email)
 	if errors.Is(err, ErrUserNotFound) {
 		s.hasher.DummyVerify(ctx, in.Password)
 		return Tokens{}, s.loginFailed(ctx, lockKey, nil, scope, meta, "unknown_user")
@@ -199,6 +204,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput, meta RequestMeta) (T
 // the second factor (MFA) and later a risk decision plug in here, for every
 // login path.
 func (s *Service) afterPrimary(ctx context.Context, u User, scope Scope, method string, meta RequestMeta) (Tokens, error) {
+	if err := s.checkScopeAccess(ctx, u, scope); err != nil {
+		return Tokens{}, err
+	}
 	return s.issueSession(ctx, u, scope, method, meta)
 }
 

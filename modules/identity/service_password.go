@@ -23,14 +23,14 @@ type EmailRequest struct {
 // accounts and reveals nothing.
 func (s *Service) RequestPasswordReset(ctx context.Context, in EmailRequest) error {
 	return s.enqueueLookup(ctx, in, func(scope Scope, email string) any {
-		return SendPasswordResetArgs{OrgID: scope.OrgID, Email: email}
+		return SendPasswordResetArgs{OrgID: scope.UserOrgID(), Email: email}
 	})
 }
 
 // RequestVerificationResend is RequestPasswordReset for verification links.
 func (s *Service) RequestVerificationResend(ctx context.Context, in EmailRequest) error {
 	return s.enqueueLookup(ctx, in, func(scope Scope, email string) any {
-		return ResendVerificationArgs{OrgID: scope.OrgID, Email: email}
+		return ResendVerificationArgs{OrgID: scope.UserOrgID(), Email: email}
 	})
 }
 
@@ -39,7 +39,7 @@ func (s *Service) enqueueLookup(ctx context.Context, in EmailRequest, args func(
 	if err != nil {
 		return err
 	}
-	scope, err := s.resolveScope(ctx, in.OrgSlug, in.ServiceSlug)
+	scope, err := s.resolveScope(ctx, in.OrgSlug, in.ServiceSlug, "")
 	if err != nil {
 		return err
 	}
