@@ -8,18 +8,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/authos/authos/platform/db"
 	"github.com/authos/authos/platform/events"
 )
 
 // DBTX is a pool or a transaction.
-type DBTX interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+type DBTX = db.DBTX
 
 // Store reads and writes the audit tables.
 type Store struct{ db DBTX }

@@ -165,3 +165,11 @@ func ConstraintName(err error) string {
 	}
 	return ""
 }
+
+// DBTX is what stores run statements on: a pool or a transaction, so one
+// store method works inside and outside a transaction.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}

@@ -28,12 +28,10 @@ import (
 
 // RunAPI serves the HTTP API until SIGINT/SIGTERM (or ctx ends).
 func RunAPI(ctx context.Context, getenv Env, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(getenv, stderr)
+	cfg, logger, err := startProcess(getenv, stdout, stderr, "api")
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stdout)
-	logConfig(logger, "api", cfg)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return runAPI(ctx, cfg, logger, nil)

@@ -50,6 +50,18 @@ func loadConfig(getenv Env, stderr io.Writer) (config.Config, error) {
 	return cfg, nil
 }
 
+// startProcess loads the configuration of a long-running process, builds
+// its logger and logs the effective configuration.
+func startProcess(getenv Env, stdout, stderr io.Writer, process string) (config.Config, *slog.Logger, error) {
+	cfg, err := loadConfig(getenv, stderr)
+	if err != nil {
+		return cfg, nil, err
+	}
+	logger := newLogger(cfg, stdout)
+	logConfig(logger, process, cfg)
+	return cfg, logger, nil
+}
+
 // logConfig logs the effective configuration with secrets masked.
 func logConfig(logger *slog.Logger, process string, cfg config.Config) {
 	masked := cfg.Masked()

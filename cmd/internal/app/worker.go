@@ -27,12 +27,10 @@ import (
 
 // RunWorker runs the River worker process until SIGINT/SIGTERM (or ctx ends).
 func RunWorker(ctx context.Context, getenv Env, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(getenv, stderr)
+	cfg, logger, err := startProcess(getenv, stdout, stderr, "worker")
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stdout)
-	logConfig(logger, "worker", cfg)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return runWorker(ctx, cfg, logger, nil)
