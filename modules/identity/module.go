@@ -134,6 +134,12 @@ func New(d Deps) (*Module, error) {
 	return &Module{svc: svc, limiter: limiter, logger: d.Logger}, nil
 }
 
+// SetScopes wires the resolver of org- and service-scoped requests. The
+// tenancy module implements it but is built after identity (it needs
+// identity's sessions), so the composition root sets it once both exist,
+// before serving.
+func (m *Module) SetScopes(r ScopeResolver) { m.svc.scopes = r }
+
 // Service exposes the module's service (composition root, tests).
 func (m *Module) Service() *Service { return m.svc }
 

@@ -156,8 +156,18 @@ func (s *Service) IssueOrgSession(ctx context.Context, userID, orgID uuid.UUID, 
 // their ids; call ForgetSessions with them after the commit so the
 // revocation reaches every replica's next request.
 func (s *Service) RevokeOrgSessionsTx(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, userID *uuid.UUID, reason string) ([]uuid.UUID, error) {
-	rows, err := tx.Query(ctx, `UPDATE sessions SET revoked_at = $3, revoked_reason = $4, refresh_token_hash = NULL
-		WHERE org_id = $1 AND ($2::uuid IS NULL OR user_id = $2) AND revoked_at IS NULL RETURNING id`, orgID, userID, s.nowFunc(), reason)
+	return s.revokeScopeSessionsTx(ctx, tx, orgID, nil, userID, reason)
+}
+
+// RevokeServiceSessionsTx is RevokeOrgSessionsTx for one service's sessions.
+func (s *Service) RevokeServiceSessionsTx(ctx context.Context, tx pgx.Tx, orgID, serviceID uuid.UUID, reason string) ([]uuid.UUID, error) {
+	return s.revokeScopeSessionsTx(ctx, tx, orgID, &serviceID, nil, reason)
+}
+
+func (s *Service) revokeScopeSessionsTx(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, serviceID, userID *uuid.UUID, reason string) ([]uuid.UUID, error) {
+	rows, err := tx.Query(ctx, `UPDATE sessions SET revoked_at = $4, revoked_reason = $5, refresh_token_hash = NULL
+		WHERE org_id = $1 AND ($2::uuid IS NULL OR service_id = $2) AND ($3::uuid IS NULL OR user_id = $3) AND revoked_at IS NULL
+		RETURNING id`, orgID, serviceID, userID, s.nowFunc(), reason)
 	if err != nil {
 		return nil, db.MapError(err)
 	}

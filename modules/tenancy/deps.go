@@ -57,6 +57,8 @@ type Sessions interface {
 	// organization (only userID's when it is not nil) and returns their ids
 	// for ForgetSessions after the commit.
 	RevokeOrgSessionsTx(ctx context.Context, tx pgx.Tx, orgID uuid.UUID, userID *uuid.UUID, reason string) ([]uuid.UUID, error)
+	// RevokeServiceSessionsTx is RevokeOrgSessionsTx for one service.
+	RevokeServiceSessionsTx(ctx context.Context, tx pgx.Tx, orgID, serviceID uuid.UUID, reason string) ([]uuid.UUID, error)
 	// ForgetSessions makes revoked sessions fail on the next request on
 	// every replica.
 	ForgetSessions(ctx context.Context, ids []uuid.UUID) error

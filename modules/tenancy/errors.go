@@ -3,6 +3,7 @@ package tenancy
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. The HTTP layer maps each to the reference's status and
@@ -57,6 +58,36 @@ var (
 	ErrNotAPlatformOwner = errors.New("user is not a platform owner")
 	// ErrDemoteSelf: platform owners cannot demote themselves.
 	ErrDemoteSelf = errors.New("cannot demote yourself")
+
+	// ErrServiceNotFound: the organization has no service with this slug
+	// (or no service has this client id).
+	ErrServiceNotFound = errors.New("service not found")
+	// ErrServiceSlugTaken: another service of the organization uses the slug.
+	ErrServiceSlugTaken = errors.New("service slug taken")
+	// ErrCannotCreateServices: the caller's role lacks services.create.
+	ErrCannotCreateServices = errors.New("insufficient permissions to create services")
+	// ErrCannotViewService: the caller's role lacks services.view.
+	ErrCannotViewService = errors.New("insufficient permissions to view this service")
+	// ErrCannotManageService: the caller's role lacks services.manage.
+	ErrCannotManageService = errors.New("insufficient permissions to update this service")
+	// ErrOwnerOnlyServiceDelete: only the owner deletes services.
+	ErrOwnerOnlyServiceDelete = errors.New("only organization owners can delete services")
+	// ErrServiceHasSubscriptions: a service with active subscriptions stays.
+	ErrServiceHasSubscriptions = errors.New("cannot delete service with active subscriptions")
+	// ErrNoFieldsToUpdate: a PATCH named no field.
+	ErrNoFieldsToUpdate = errors.New("no fields to update")
+	// ErrPlanNotFound: the service has no plan with this id.
+	ErrPlanNotFound = errors.New("plan not found")
+	// ErrPlanNameTaken: another plan of the service has the name.
+	ErrPlanNameTaken = errors.New("plan name taken")
+	// ErrPlanHasSubscriptions: a plan with active subscriptions stays.
+	ErrPlanHasSubscriptions = errors.New("cannot delete plan with active subscriptions")
+	// ErrDefaultPlanRequired: the default plan's flag moves by making
+	// another plan the default; it is not cleared on its own.
+	ErrDefaultPlanRequired = errors.New("a service keeps a default plan")
+	// ErrDeleteDefaultPlan: the default plan is deleted only after another
+	// plan became the default.
+	ErrDeleteDefaultPlan = errors.New("cannot delete the default plan")
 )
 
 // OrgLimitError is returned when the caller already owns the maximum
@@ -79,6 +110,17 @@ func (e *OrgNotActiveError) Error() string {
 	return fmt.Sprintf("organization is not active: %s", e.Status)
 }
 
+// ServiceLimitError is returned when the organization already has as many
+// services as its tier (or its override) allows (spec §1.7).
+type ServiceLimitError struct {
+	Current int
+	Max     int
+}
+
+func (e *ServiceLimitError) Error() string {
+	return fmt.Sprintf("service limit reached (%d/%d)", e.Current, e.Max)
+}
+
 // TransitionError is a refused lifecycle transition: the organization is
 // not in a status the transition starts from.
 type TransitionError struct {
@@ -98,3 +140,42 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+// ValidationErrors are several rejected input fields, answered as one 422
+// listing each of them.
+type ValidationErrors []*ValidationError
+
+func (e ValidationErrors) Error() string {
+	msgs := make([]string, 0, len(e))
+	for _, v := range e {
+		msgs = append(msgs, v.Error())
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// add appends err's validation errors to e and reports whether err was
+// nil. Validation helpers only return validation errors; anything else is
+// kept as a message on the body.
+func (e *ValidationErrors) add(err error) bool {
+	var v *ValidationError
+	var vs ValidationErrors
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &vs):
+		*e = append(*e, vs...)
+	case errors.As(err, &v):
+		*e = append(*e, v)
+	default:
+		*e = append(*e, &ValidationError{Field: "body", Message: err.Error()})
+	}
+	return false
+}
+
+// orNil returns e as an error, or nil when it holds nothing.
+func (e ValidationErrors) orNil() error {
+	if len(e) == 0 {
+		return nil
+	}
+	return e
+}

@@ -14,6 +14,10 @@ import (
 // gate (spec §1.3, §1.6).
 const CodeOrganizationNotActive = "ORGANIZATION_NOT_ACTIVE"
 
+// CodeServiceLimitExceeded is the error_code of the tier's service limit
+// (spec §1.3, §1.7).
+const CodeServiceLimitExceeded = "SERVICE_LIMIT_EXCEEDED"
+
 func badRequest(msg string) error {
 	return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, msg)
 }
@@ -26,21 +30,36 @@ func notFound(msg string) error {
 	return httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, msg)
 }
 
+func conflict(msg string) error {
+	return httpapi.NewError(http.StatusConflict, httpapi.CodeDuplicateConstraint, msg)
+}
+
 // toHTTPError maps the module's errors to the reference's statuses and
 // messages. Unknown errors pass through and become a logged 500.
 func toHTTPError(err error) error {
 	var (
-		verr  *ValidationError
-		limit *OrgLimitError
-		gate  *OrgNotActiveError
-		trans *TransitionError
+		verr     *ValidationError
+		verrs    ValidationErrors
+		limit    *OrgLimitError
+		svcLimit *ServiceLimitError
+		gate     *OrgNotActiveError
+		trans    *TransitionError
 	)
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &verrs):
+		details := make([]*huma.ErrorDetail, 0, len(verrs))
+		for _, v := range verrs {
+			details = append(details, &huma.ErrorDetail{Location: v.Field, Message: v.Message})
+		}
+		return httpapi.NewError(http.StatusUnprocessableEntity, httpapi.CodeValidationError, "Validation failed").WithDetails(details...)
 	case errors.As(err, &verr):
 		return httpapi.NewError(http.StatusUnprocessableEntity, httpapi.CodeValidationError, "Validation failed").
 			WithDetails(&huma.ErrorDetail{Location: verr.Field, Message: verr.Message})
+	case errors.As(err, &svcLimit):
+		return httpapi.NewError(http.StatusBadRequest, CodeServiceLimitExceeded,
+			fmt.Sprintf("Organization has reached maximum service limit (%d/%d)", svcLimit.Current, svcLimit.Max))
 	case errors.As(err, &limit):
 		return badRequest(fmt.Sprintf("You have reached the maximum number of organizations (%d) you can create.", limit.Max))
 	case errors.As(err, &gate):
@@ -90,6 +109,19 @@ func messageFor(err error) (error, bool) {
 		{ErrNotAPlatformOwner, badRequest("User is not a platform owner")},
 		{ErrDemoteSelf, badRequest("Cannot demote yourself")},
 		{ErrLastPlatformOwner, badRequest("Cannot demote the last platform owner")},
+		{ErrServiceNotFound, notFound("Service not found")},
+		{ErrServiceSlugTaken, conflict("Service with this slug already exists in this organization")},
+		{ErrCannotCreateServices, forbidden("Insufficient permissions to create services")},
+		{ErrCannotViewService, forbidden("Insufficient permissions to view this service")},
+		{ErrCannotManageService, forbidden("Insufficient permissions to update this service")},
+		{ErrOwnerOnlyServiceDelete, forbidden("Only organization owners can delete services")},
+		{ErrServiceHasSubscriptions, badRequest("Cannot delete service with active subscriptions")},
+		{ErrNoFieldsToUpdate, badRequest("No fields to update")},
+		{ErrPlanNotFound, notFound("Plan not found")},
+		{ErrPlanNameTaken, conflict("A plan with this name already exists for this service")},
+		{ErrPlanHasSubscriptions, badRequest("Cannot delete plan with active subscriptions")},
+		{ErrDefaultPlanRequired, badRequest("A service always has a default plan: make another plan the default instead")},
+		{ErrDeleteDefaultPlan, badRequest("Cannot delete the default plan: make another plan the default first")},
 	}
 	for _, row := range table {
 		if errors.Is(err, row.err) {

@@ -70,9 +70,8 @@ type Tier struct {
 type OrgSummary struct {
 	Org             Organization
 	MembershipCount int
-	// ServiceCount is 0 until the services slice adds the services table.
-	ServiceCount int
-	Tier         *Tier // nil when the tier row is missing
+	ServiceCount    int
+	Tier            *Tier // nil when the tier row is missing
 }
 
 // Membership is a user's role in an organization.

@@ -73,11 +73,13 @@ func New(d Deps) (*Module, error) {
 func (m *Module) Service() *Service { return m.svc }
 
 // RegisterRoutes registers the module's HTTP operations: the organization
-// core, members and ownership under /api/organizations and the platform
-// owner's API under /api/platform.
+// core, members and ownership, services and plans under /api/organizations
+// and the platform owner's API under /api/platform.
 func (m *Module) RegisterRoutes(api huma.API) {
 	registerOrgRoutes(api, m.svc)
 	registerMemberRoutes(api, m.svc)
+	registerServiceRoutes(api, m.svc)
+	registerPlanRoutes(api, m.svc)
 	registerPlatformRoutes(api, m.svc)
 }
 

@@ -186,11 +186,11 @@ func (s *Store) OrgCountOwnedBy(ctx context.Context, userID uuid.UUID) (int, err
 	return n, db.MapError(err)
 }
 
-// summaryQuery selects organizations with their membership count and tier.
-// The service count is 0 until the services table exists.
-// TODO(tenancy services slice): count the organization's services.
+// summaryQuery selects organizations with their membership and service
+// counts and their tier.
 const summaryQuery = `SELECT ` + orgColumns + `,
 		(SELECT count(*) FROM memberships mc WHERE mc.org_id = o.id),
+		(SELECT count(*) FROM services sc WHERE sc.org_id = o.id),
 		t.id IS NOT NULL, coalesce(t.id, ''), coalesce(t.name, ''), coalesce(t.display_name, ''),
 		coalesce(t.default_max_services, 0), coalesce(t.default_max_users, 0), coalesce(t.features, '{}'::jsonb),
 		coalesce(t.price_cents, 0), coalesce(t.currency, ''), coalesce(t.created_at, o.created_at)
@@ -202,7 +202,7 @@ func scanSummary(row pgx.Row) (OrgSummary, error) {
 	var t Tier
 	var features []byte
 	dest, finish := orgDest(&sum.Org)
-	dest = append(dest, &sum.MembershipCount, &hasTier, &t.ID, &t.Name, &t.DisplayName, &t.DefaultMaxServices,
+	dest = append(dest, &sum.MembershipCount, &sum.ServiceCount, &hasTier, &t.ID, &t.Name, &t.DisplayName, &t.DefaultMaxServices,
 		&t.DefaultMaxUsers, &features, &t.PriceCents, &t.Currency, &t.CreatedAt)
 	if err := row.Scan(dest...); err != nil {
 		return sum, mapOrgErr(err)

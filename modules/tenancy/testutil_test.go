@@ -361,3 +361,117 @@ func (b *testBundle) platformAudit(t *testing.T, action, targetID string) []comp
 	}
 	return out
 }
+
+// ---- services and plans
+
+// svc is a service made through the service API, with the secret shown at
+// its creation.
+type svc struct {
+	ID            uuid.UUID
+	Slug          string
+	ClientID      string
+	Secret        string
+	DefaultPlanID uuid.UUID
+	Org           org
+}
+
+// servicesPath is /api/organizations/{slug}/services, plus rest.
+func servicesPath(o org, rest ...string) string {
+	p := "/api/organizations/" + o.Slug + "/services"
+	for _, r := range rest {
+		p += "/" + r
+	}
+	return p
+}
+
+// createService registers a web service in o as its owner.
+func (b *testBundle) createService(t *testing.T, o org, redirectURIs ...string) svc {
+	t.Helper()
+	if len(redirectURIs) == 0 {
+		redirectURIs = []string{"https://app.example.com/callback"}
+	}
+	slug := newSlug("svc")
+	res, err := b.mod.Service().CreateService(t.Context(), tenancy.Actor{UserID: o.Owner.ID, Email: o.Owner.Email}, o.Slug,
+		tenancy.NewApplication{Slug: slug, Name: "Service " + slug, Type: "web", RedirectURIs: redirectURIs})
+	require.NoError(t, err)
+	return svc{ID: res.App.ID, Slug: slug, ClientID: res.App.ClientID, Secret: res.ClientSecret, DefaultPlanID: res.DefaultPlan.ID, Org: o}
+}
+
+// createPlan adds a plan to s as its organization's owner.
+func (b *testBundle) createPlan(t *testing.T, s svc, name string, priceCents int64) uuid.UUID {
+	t.Helper()
+	p, err := b.mod.Service().CreatePlan(t.Context(), tenancy.Actor{UserID: s.Org.Owner.ID, Email: s.Org.Owner.Email}, s.Org.Slug, s.Slug,
+		tenancy.NewPlan{Name: name, PriceCents: priceCents, Currency: "usd"})
+	require.NoError(t, err)
+	return p.Plan.ID
+}
+
+// subscribe inserts a subscription of a new end user of s's organization
+// to planID (billing writes these rows in production) and returns its id.
+func (b *testBundle) subscribe(t *testing.T, s svc, planID uuid.UUID, status string) uuid.UUID {
+	t.Helper()
+	userID, subID := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	_, err := b.pool.Exec(t.Context(), `INSERT INTO users (id, org_id, email) VALUES ($1, $2, $3)`,
+		userID, s.Org.ID, "end-user-"+userID.String()[24:]+"@example.test")
+	require.NoError(t, err)
+	_, err = b.pool.Exec(t.Context(), `INSERT INTO subscriptions (id, org_id, user_id, service_id, plan_id, status, current_period_end)
+		VALUES ($1, $2, $3, $4, $5, $6, now() + interval '30 days')`, subID, s.Org.ID, userID, s.ID, planID, status)
+	require.NoError(t, err)
+	return subID
+}
+
+type serviceJSON struct {
+	ID                  string    `json:"id"`
+	OrgID               string    `json:"org_id"`
+	Slug                string    `json:"slug"`
+	Name                string    `json:"name"`
+	ServiceType         string    `json:"service_type"`
+	ClientID            string    `json:"client_id"`
+	ClientSecret        *string   `json:"client_secret"`
+	GithubScopes        []string  `json:"github_scopes"`
+	GoogleScopes        []string  `json:"google_scopes"`
+	MicrosoftScopes     []string  `json:"microsoft_scopes"`
+	RedirectURIs        []string  `json:"redirect_uris"`
+	DeviceActivationURI *string   `json:"device_activation_uri"`
+	ResourceURIs        []string  `json:"resource_uris"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
+	PlanCount           *int      `json:"plan_count"`
+	SubscriptionCount   *int      `json:"subscription_count"`
+}
+
+type usageJSON struct {
+	CurrentServices int    `json:"current_services"`
+	MaxServices     int    `json:"max_services"`
+	Tier            string `json:"tier"`
+}
+
+type planJSON struct {
+	ID            string    `json:"id"`
+	ServiceID     string    `json:"service_id"`
+	Name          string    `json:"name"`
+	Description   *string   `json:"description"`
+	PriceCents    int64     `json:"price_cents"`
+	Currency      string    `json:"currency"`
+	Features      []string  `json:"features"`
+	StripePriceID *string   `json:"stripe_price_id"`
+	IsDefault     bool      `json:"is_default"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+type planWithCountJSON struct {
+	Plan              planJSON `json:"plan"`
+	SubscriptionCount int      `json:"subscription_count"`
+}
+
+type createdServiceJSON struct {
+	Service     serviceJSON `json:"service"`
+	DefaultPlan planJSON    `json:"default_plan"`
+	Usage       usageJSON   `json:"usage"`
+}
+
+type serviceListJSON struct {
+	Services []serviceJSON `json:"services"`
+	Total    int           `json:"total"`
+	Usage    usageJSON     `json:"usage"`
+}

@@ -104,10 +104,42 @@ func (a tenancySessions) RevokeOrgSessionsTx(ctx context.Context, tx pgx.Tx, org
 	return a.id.RevokeOrgSessionsTx(ctx, tx, orgID, userID, reason)
 }
 
+func (a tenancySessions) RevokeServiceSessionsTx(ctx context.Context, tx pgx.Tx, orgID, serviceID uuid.UUID, reason string) ([]uuid.UUID, error) {
+	return a.id.RevokeServiceSessionsTx(ctx, tx, orgID, serviceID, reason)
+}
+
 func (a tenancySessions) ForgetSessions(ctx context.Context, ids []uuid.UUID) error {
 	return a.id.ForgetSessions(ctx, ids)
 }
 
 func (a tenancySessions) ReloadUser(ctx context.Context, userID uuid.UUID) error {
 	return a.id.ReloadUser(ctx, userID)
+}
+
+// identityScopes adapts tenancy to identity.ScopeResolver for org- and
+// service-scoped logins and registrations.
+type identityScopes struct{ t *tenancy.Service }
+
+var _ identity.ScopeResolver = identityScopes{}
+
+func (a identityScopes) ResolveScope(ctx context.Context, orgSlug, serviceSlug string) (identity.Scope, error) {
+	info, err := a.t.ResolveScope(ctx, orgSlug, serviceSlug)
+	switch {
+	case errors.Is(err, tenancy.ErrOrgNotFound), errors.Is(err, tenancy.ErrServiceNotFound):
+		return identity.Scope{}, identity.ErrScopeNotFound
+	case err != nil:
+		return identity.Scope{}, err
+	}
+	orgID := info.OrgID
+	registered := info.RedirectURIs
+	return identity.Scope{
+		OrgID: &orgID, OrgSlug: info.OrgSlug, ServiceID: info.ServiceID, ServiceSlug: info.ServiceSlug,
+		OrgStatus: string(info.OrgStatus), MaxMAU: info.MaxMAU, AllowOverage: info.AllowOverage,
+		RedirectAllowedFunc: func(uri string) bool { return tenancy.MatchRedirectURI(registered, uri) },
+	}, nil
+}
+
+func (a identityScopes) MembershipRole(ctx context.Context, orgID, userID uuid.UUID) (string, bool, error) {
+	role, member, err := a.t.MembershipRole(ctx, orgID, userID)
+	return string(role), member, err
 }

@@ -79,6 +79,7 @@ func buildModules(d moduleDeps) (*modules, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("build tenancy: %w", err)
 	}
+	m.identity.SetScopes(identityScopes{t: m.tenancy.Service()})
 	if m.billing, err = billing.New(billing.Deps{Pool: d.pool, Logger: d.logger, Recorder: rec}); err != nil {
 		return nil, fmt.Errorf("build billing: %w", err)
 	}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -170,3 +171,5 @@ func splitHostPort(t *testing.T, addr string) (string, string) {
 	require.Positive(t, i)
 	return addr[:i], addr[i+1:]
 }
+
+func base64URLDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
