@@ -167,6 +167,8 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 		return nil
 	}
 
+	registerContextRoute(auth, s)
+
 	huma.Register(auth, huma.Operation{
 		OperationID: "register", Method: http.MethodPost, Path: "/api/auth/register",
 		Summary: "Register with email and password", Description: "Creates an unverified account and emails a verification link. The answer is the same whether or not the email is already registered.",

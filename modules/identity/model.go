@@ -42,6 +42,10 @@ type Scope struct {
 	// RedirectAllowedFunc reports whether a redirect URI exactly matches
 	// one the service registered.
 	RedirectAllowedFunc func(uri string) bool
+	// Presentation for /api/auth/context and the hosted pages.
+	OrgName, LogoURL, PrimaryColor string
+	ServiceName, ServiceType       string
+	AllowedProviders               []string
 }
 
 // IsPlatform reports whether s is the platform scope.

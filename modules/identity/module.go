@@ -10,6 +10,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
@@ -133,6 +134,16 @@ func New(d Deps) (*Module, error) {
 	}
 	return &Module{svc: svc, limiter: limiter, logger: d.Logger}, nil
 }
+
+// VerificationHook runs inside the transaction that verifies a platform
+// user's email address: the tenancy module accepts the pending invitations
+// of that (now proven) address there.
+type VerificationHook interface {
+	EmailVerifiedTx(ctx context.Context, tx pgx.Tx, userID uuid.UUID, email string) error
+}
+
+// SetVerificationHook wires the hook (composition root, before serving).
+func (m *Module) SetVerificationHook(h VerificationHook) { m.svc.verified = h }
 
 // SetScopes wires the resolver of org- and service-scoped requests. The
 // tenancy module implements it but is built after identity (it needs

@@ -32,6 +32,7 @@ type Service struct {
 	ring     *crypto.KeyRing
 	recorder events.Recorder
 	scopes   ScopeResolver
+	verified VerificationHook
 	hasher   *password.Hasher
 	limiter  *redis.Limiter
 	logger   *slog.Logger
@@ -220,7 +221,9 @@ func (s *Service) checkScopeAccess(ctx context.Context, u User, scope Scope) err
 }
 
 // checkMAU refuses a new monthly active user past the tier's cap (users
-// already active this month keep signing in).
+// already active this month keep signing in). Monthly active users are the
+// end users who signed in to one of the organization's services in the
+// last 30 days; administrators working in the organization do not count.
 func (s *Service) checkMAU(ctx context.Context, u User, scope Scope) error {
 	if scope.MaxMAU <= 0 {
 		return nil
@@ -228,7 +231,7 @@ func (s *Service) checkMAU(ctx context.Context, u User, scope Scope) error {
 	var active int
 	var known bool
 	err := s.pool.QueryRow(ctx, `SELECT count(DISTINCT user_id), coalesce(bool_or(user_id = $2), false)
-		FROM login_events WHERE org_id = $1 AND created_at > $3`, scope.OrgID, u.ID, s.nowFunc().Add(-30*24*time.Hour)).Scan(&active, &known)
+		FROM login_events WHERE org_id = $1 AND service_id IS NOT NULL AND created_at > $3`, scope.OrgID, u.ID, s.nowFunc().Add(-30*24*time.Hour)).Scan(&active, &known)
 	if err != nil {
 		return db.MapError(err)
 	}

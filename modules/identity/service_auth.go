@@ -122,7 +122,17 @@ func (s *Service) VerifyEmail(ctx context.Context, raw string) error {
 			return err
 		}
 		userID = t.UserID
-		return st.UserVerifyEmail(ctx, t.UserID, t.Email, now)
+		if err := st.UserVerifyEmail(ctx, t.UserID, t.Email, now); err != nil {
+			return err
+		}
+		u, err := st.UserGetByID(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		if u.OrgID == nil && s.verified != nil {
+			return s.verified.EmailVerifiedTx(ctx, tx, u.ID, u.Email)
+		}
+		return nil
 	})
 	if err != nil {
 		return err

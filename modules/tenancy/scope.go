@@ -34,6 +34,15 @@ type ScopeInfo struct {
 	// features widened by the organization's overrides (spec §1.7).
 	MaxMAU       int
 	AllowOverage bool
+	// What the hosted pages and /api/auth/context show (spec §2, §4.4).
+	OrgName      string
+	LogoURL      string
+	PrimaryColor string
+	ServiceName  string
+	ServiceType  ServiceType
+	// AllowedProviders are the social providers the tier (widened by the
+	// organization's overrides) allows.
+	AllowedProviders []string
 }
 
 // ClientInfo is a service as an OAuth client: its scope plus what the
@@ -135,10 +144,18 @@ func (s *Service) scopeInfo(ctx context.Context, org Organization, app *Applicat
 	if err != nil {
 		return ScopeInfo{}, err
 	}
-	info := ScopeInfo{OrgID: org.ID, OrgSlug: org.Slug, OrgStatus: org.Status, MaxMAU: f.MaxMAU, AllowOverage: f.AllowOverage}
+	info := ScopeInfo{OrgID: org.ID, OrgSlug: org.Slug, OrgStatus: org.Status, MaxMAU: f.MaxMAU, AllowOverage: f.AllowOverage,
+		OrgName: org.Name, AllowedProviders: slices.Clone(f.AllowedSocialProviders)}
+	if org.BrandLogoURL != nil {
+		info.LogoURL = *org.BrandLogoURL
+	}
+	if org.BrandColor != nil {
+		info.PrimaryColor = *org.BrandColor
+	}
 	if app != nil {
 		id := app.ID
 		info.ServiceID, info.ServiceSlug, info.RedirectURIs = &id, app.Slug, slices.Clone(app.RedirectURIs)
+		info.ServiceName, info.ServiceType = app.Name, app.Type
 	}
 	return info, nil
 }

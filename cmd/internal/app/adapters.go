@@ -136,6 +136,8 @@ func (a identityScopes) ResolveScope(ctx context.Context, orgSlug, serviceSlug s
 		OrgID: &orgID, OrgSlug: info.OrgSlug, ServiceID: info.ServiceID, ServiceSlug: info.ServiceSlug,
 		OrgStatus: string(info.OrgStatus), MaxMAU: info.MaxMAU, AllowOverage: info.AllowOverage,
 		RedirectAllowedFunc: func(uri string) bool { return tenancy.MatchRedirectURI(registered, uri) },
+		OrgName:             info.OrgName, LogoURL: info.LogoURL, PrimaryColor: info.PrimaryColor,
+		ServiceName: info.ServiceName, ServiceType: string(info.ServiceType), AllowedProviders: info.AllowedProviders,
 	}, nil
 }
 

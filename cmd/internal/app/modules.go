@@ -48,6 +48,8 @@ type moduleDeps struct {
 	rdb    goredis.UniversalClient
 	queue  *jobs.Client // insert-only client (API); nil in the worker, whose jobs insert through their own client
 	logger *slog.Logger
+	// redisPrefix namespaces Redis keys (tests sharing one server).
+	redisPrefix string
 }
 
 // buildModules wires the modules: compliance first, because every other
@@ -66,6 +68,7 @@ func buildModules(d moduleDeps) (*modules, error) {
 	if err != nil {
 		return nil, err
 	}
+	idCfg.RedisKeyPrefix = d.redisPrefix
 	if m.identity, err = identity.New(identity.Deps{
 		Pool: d.pool, Redis: d.rdb, Queue: d.queue, KeyRing: ring, Recorder: rec, Logger: d.logger, Config: idCfg,
 	}); err != nil {
