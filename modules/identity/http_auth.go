@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,7 +163,7 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 			if kind == "register" {
 				msg = perEmailLimited
 			}
-			return httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, msg).WithHeader("Retry-After", itoa(secs))
+			return httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, msg).WithHeader("Retry-After", strconv.Itoa(max(secs, 1)))
 		}
 		return nil
 	}
@@ -193,7 +194,7 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 		t, err := s.Login(ctx, LoginInput{Email: in.Body.Email, Password: in.Body.Password, OrgSlug: in.Body.OrgSlug, ServiceSlug: in.Body.ServiceSlug, RedirectURI: in.Body.RedirectURI}, metaFrom(ctx, in.ClientMeta))
 		if errors.Is(err, ErrAccountLocked) {
 			return nil, httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, "Too many failed login attempts. Please try again later.").
-				WithHeader("Retry-After", itoa(int((s.cfg.LockoutDuration+time.Second-1)/time.Second)))
+				WithHeader("Retry-After", strconv.Itoa(max(int((s.cfg.LockoutDuration+time.Second-1)/time.Second), 1)))
 		}
 		if err != nil {
 			return nil, toHTTPError(err)
@@ -280,18 +281,4 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 		}
 		return &JWKSOutput{ContentType: "application/json", CacheControl: "public, max-age=300", Body: b}, nil
 	})
-}
-
-func itoa(n int) string {
-	if n <= 0 {
-		return "1"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -369,6 +368,3 @@ func (s *Service) Revoke(ctx context.Context, raw, hint string) {
 		tryAccess()
 	}
 }
-
-// tokenLifetime is exposed for the HTTP layer.
-func (s *Service) accessLifetime() time.Duration { return s.cfg.AccessLifetime }

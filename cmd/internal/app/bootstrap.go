@@ -14,7 +14,6 @@ import (
 	"maps"
 	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -113,12 +112,6 @@ func ExitCode(err error) int {
 		return 1
 	}
 	return 0
-}
-
-// firstLine keeps log lines short.
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }
 
 // redact hides the password of a URL for printing.
