@@ -306,8 +306,7 @@ func TestCreateService(t *testing.T) {
 		require.Equal(t, "free", plans[0].Details["plan_name"])
 		require.Equal(t, true, plans[0].Details["is_default"])
 
-		var sum summaryBody
-		sum = decode[summaryBody](t, b.do(t, http.MethodGet, "/api/organizations/"+w.A.Slug, w.MemberA.Token, nil), http.StatusOK)
+		sum := decode[summaryBody](t, b.do(t, http.MethodGet, "/api/organizations/"+w.A.Slug, w.MemberA.Token, nil), http.StatusOK)
 		require.Equal(t, 1, sum.ServiceCount)
 	})
 

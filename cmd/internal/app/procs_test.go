@@ -163,7 +163,6 @@ func baseEnv(t *testing.T, dbURL, redisURL string) map[string]string {
 	}
 }
 
-func lines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
 
 func splitHostPort(t *testing.T, addr string) (string, string) {
 	t.Helper()
