@@ -88,6 +88,35 @@ var (
 	// ErrDeleteDefaultPlan: the default plan is deleted only after another
 	// plan became the default.
 	ErrDeleteDefaultPlan = errors.New("cannot delete the default plan")
+
+	// ErrInvitationNotFound: no pending invitation has this id (in this
+	// organization) or token; answered invitations count as absent.
+	ErrInvitationNotFound = errors.New("invitation not found or already processed")
+	// ErrInvitationExists: the address already has a pending, unexpired
+	// invitation to the organization.
+	ErrInvitationExists = errors.New("invitation already sent")
+	// ErrInvitationExpired: the invitation is past its expiry.
+	ErrInvitationExpired = errors.New("invitation has expired")
+	// ErrInvitationEmailMismatch: the caller is not the platform user with
+	// the invited address.
+	ErrInvitationEmailMismatch = errors.New("this invitation belongs to another email address")
+	// ErrAlreadyMember: the invited user is already a member.
+	ErrAlreadyMember = errors.New("user is already a member of this organization")
+	// ErrInvalidInvitationRole: the role is not invitable (owner, or not a
+	// role of the organization).
+	ErrInvalidInvitationRole = errors.New("invalid invitation role")
+	// ErrCannotCreateInvitations: the caller's role lacks org.members.manage.
+	ErrCannotCreateInvitations = errors.New("insufficient permissions to create invitations")
+	// ErrCannotInviteRole: the caller's role cannot grant the invited role.
+	ErrCannotInviteRole = errors.New("insufficient permissions to invite members with this role")
+	// ErrCannotViewInvitations: the caller's role lacks org.members.view and
+	// org.members.manage.
+	ErrCannotViewInvitations = errors.New("insufficient permissions to view invitations")
+	// ErrCannotManageInvitations: the caller's role lacks org.members.manage.
+	ErrCannotManageInvitations = errors.New("insufficient permissions to manage invitations")
+	// ErrInviteeNotRegistered: an administrator accepts on behalf of an
+	// address that has no platform account yet.
+	ErrInviteeNotRegistered = errors.New("the invited user has no account yet")
 )
 
 // OrgLimitError is returned when the caller already owns the maximum
@@ -178,4 +207,15 @@ func (e ValidationErrors) orNil() error {
 		return nil
 	}
 	return e
+}
+
+// TeamLimitError is returned when accepting an invitation would take the
+// organization past its max_users (spec §1.7, §4.2).
+type TeamLimitError struct {
+	Current int
+	Max     int
+}
+
+func (e *TeamLimitError) Error() string {
+	return fmt.Sprintf("team limit reached (%d/%d)", e.Current, e.Max)
 }

@@ -18,6 +18,14 @@ const CodeOrganizationNotActive = "ORGANIZATION_NOT_ACTIVE"
 // (spec §1.3, §1.7).
 const CodeServiceLimitExceeded = "SERVICE_LIMIT_EXCEEDED"
 
+// CodeTeamLimitExceeded is the error_code of the team size limit on
+// invitation acceptance (spec §1.3, §4.2).
+const CodeTeamLimitExceeded = "TEAM_LIMIT_EXCEEDED"
+
+// CodeInvitationExpired is the error_code of an expired invitation (spec
+// §1.3, §6.1).
+const CodeInvitationExpired = "INVITATION_EXPIRED"
+
 func badRequest(msg string) error {
 	return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, msg)
 }
@@ -42,6 +50,7 @@ func toHTTPError(err error) error {
 		verrs    ValidationErrors
 		limit    *OrgLimitError
 		svcLimit *ServiceLimitError
+		team     *TeamLimitError
 		gate     *OrgNotActiveError
 		trans    *TransitionError
 	)
@@ -60,6 +69,12 @@ func toHTTPError(err error) error {
 	case errors.As(err, &svcLimit):
 		return httpapi.NewError(http.StatusBadRequest, CodeServiceLimitExceeded,
 			fmt.Sprintf("Organization has reached maximum service limit (%d/%d)", svcLimit.Current, svcLimit.Max))
+	case errors.As(err, &team):
+		return httpapi.NewError(http.StatusBadRequest, CodeTeamLimitExceeded, "Team limit reached")
+	case errors.Is(err, ErrInvitationExpired):
+		return httpapi.NewError(http.StatusBadRequest, CodeInvitationExpired, "Invitation has expired")
+	case errors.Is(err, ErrAlreadyMember):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeDuplicateConstraint, "User is already a member of this organization")
 	case errors.As(err, &limit):
 		return badRequest(fmt.Sprintf("You have reached the maximum number of organizations (%d) you can create.", limit.Max))
 	case errors.As(err, &gate):
@@ -122,6 +137,15 @@ func messageFor(err error) (error, bool) {
 		{ErrPlanHasSubscriptions, badRequest("Cannot delete plan with active subscriptions")},
 		{ErrDefaultPlanRequired, badRequest("A service always has a default plan: make another plan the default instead")},
 		{ErrDeleteDefaultPlan, badRequest("Cannot delete the default plan: make another plan the default first")},
+		{ErrInvitationNotFound, notFound("Invitation not found or already processed")},
+		{ErrInvitationExists, badRequest("Invitation already sent")},
+		{ErrInvitationEmailMismatch, forbidden("This invitation belongs to another email address")},
+		{ErrInvalidInvitationRole, badRequest("Invalid role. Choose admin, member, or a custom organization role.")},
+		{ErrCannotCreateInvitations, forbidden("Insufficient permissions to create invitations")},
+		{ErrCannotInviteRole, forbidden("Insufficient permissions to invite members with this role")},
+		{ErrCannotViewInvitations, forbidden("Insufficient permissions to view invitations")},
+		{ErrCannotManageInvitations, forbidden("Insufficient permissions to manage invitations")},
+		{ErrInviteeNotRegistered, badRequest("The invited user has not created an account yet")},
 	}
 	for _, row := range table {
 		if errors.Is(err, row.err) {

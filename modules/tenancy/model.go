@@ -157,3 +157,62 @@ type Actor struct {
 	IsPlatformOwner bool
 	Meta            RequestMeta
 }
+
+// InvitationStatus is where an invitation stands (spec §6.2). Only pending
+// invitations can be answered; the others are history.
+type InvitationStatus string
+
+// Invitation statuses.
+const (
+	InvitationPending   InvitationStatus = "pending"
+	InvitationAccepted  InvitationStatus = "accepted"
+	InvitationDeclined  InvitationStatus = "declined"
+	InvitationCancelled InvitationStatus = "cancelled"
+	InvitationExpired   InvitationStatus = "expired"
+)
+
+// Invitation is an organization's invitation of an email address. Its token
+// is not part of it: only the token's hash is stored, and the plaintext is
+// returned once, by CreateInvitation.
+type Invitation struct {
+	ID          uuid.UUID
+	OrgID       uuid.UUID
+	Email       string
+	Role        Role
+	InvitedBy   *uuid.UUID // nil once the inviter's account is gone
+	Status      InvitationStatus
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+	RespondedAt *time.Time // when it left pending
+}
+
+// CreatedInvitation is what CreateInvitation returns: the invitation, its
+// inviter and the plaintext token, which is never available again.
+type CreatedInvitation struct {
+	Invitation Invitation
+	Inviter    UserInfo
+	Token      string
+}
+
+// OrgInvitation is an invitation as its organization lists it, with the
+// inviter (nil when the account is gone).
+type OrgInvitation struct {
+	Invitation Invitation
+	Inviter    *UserInfo
+}
+
+// UserInvitation is a pending invitation as its invitee lists it, with the
+// inviting organization.
+type UserInvitation struct {
+	Invitation Invitation
+	OrgSlug    string
+	OrgName    string
+}
+
+// AcceptedInvitation is an accepted invitation with the organization joined
+// and the new membership.
+type AcceptedInvitation struct {
+	Invitation Invitation
+	Org        Organization
+	Membership Membership
+}

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -10,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/authos/authos/jobs"
+	"github.com/authos/authos/platform/crypto"
 	"github.com/authos/authos/platform/events"
 )
 
@@ -21,6 +23,9 @@ type Config struct {
 	// MaxOrgsPerUser caps how many organizations one user may own
 	// (MAX_ORGS_PER_USER); <= 0 means DefaultMaxOrgsPerUser.
 	MaxOrgsPerUser int
+	// DashboardBaseURL is the dashboard origin (PLATFORM_DASHBOARD_BASE_URL)
+	// that emailed invitation links and the legacy accept redirect point to.
+	DashboardBaseURL string
 }
 
 // Deps are the module's dependencies, passed in by cmd/*.
@@ -32,7 +37,15 @@ type Deps struct {
 	Users    Users
 	Sessions Sessions
 	NowFunc  func() time.Time
-	Config   Config
+	// Queue is the insert-only River client the invitation email is
+	// enqueued with, in the transaction that creates the invitation. It may
+	// be nil in a process that never creates invitations (the worker): the
+	// create operation then fails.
+	Queue *jobs.Client
+	// KeyRing seals the invitation email's data (it carries the token).
+	// Required along with Queue to create invitations.
+	KeyRing *crypto.KeyRing
+	Config  Config
 }
 
 // Module is the tenancy module.
@@ -62,9 +75,10 @@ func New(d Deps) (*Module, error) {
 	if d.Config.MaxOrgsPerUser <= 0 {
 		d.Config.MaxOrgsPerUser = DefaultMaxOrgsPerUser
 	}
+	d.Config.DashboardBaseURL = strings.TrimRight(d.Config.DashboardBaseURL, "/")
 	svc := &Service{
 		pool: d.Pool, store: NewStore(d.Pool), recorder: d.Recorder, users: d.Users, sessions: d.Sessions,
-		logger: d.Logger, nowFunc: d.NowFunc, cfg: d.Config,
+		logger: d.Logger, nowFunc: d.NowFunc, cfg: d.Config, queue: d.Queue, ring: d.KeyRing,
 	}
 	return &Module{svc: svc}, nil
 }
@@ -73,18 +87,32 @@ func New(d Deps) (*Module, error) {
 func (m *Module) Service() *Service { return m.svc }
 
 // RegisterRoutes registers the module's HTTP operations: the organization
-// core, members and ownership, services and plans under /api/organizations
-// and the platform owner's API under /api/platform.
+// core, members and ownership, services, plans and invitations under
+// /api/organizations, the invitee's side under /api/invitations (plus the
+// emailed /invitations/accept/{token} redirect) and the platform owner's
+// API under /api/platform.
 func (m *Module) RegisterRoutes(api huma.API) {
 	registerOrgRoutes(api, m.svc)
 	registerMemberRoutes(api, m.svc)
 	registerServiceRoutes(api, m.svc)
 	registerPlanRoutes(api, m.svc)
 	registerPlatformRoutes(api, m.svc)
+	registerInvitationRoutes(api, m.svc)
 }
 
-// RegisterWorkers adds the module's River workers (none yet).
-func (m *Module) RegisterWorkers(_ *river.Workers) {}
+// RegisterWorkers adds the module's River workers: the invitation expiry
+// sweep.
+func (m *Module) RegisterWorkers(w *river.Workers) {
+	river.AddWorker(w, NewExpireInvitationsWorker(m.svc))
+}
 
-// PeriodicJobs returns the module's rows of the periodic-job table (none yet).
-func (m *Module) PeriodicJobs() []jobs.PeriodicJob { return nil }
+// PeriodicJobs returns the module's rows of the periodic-job table: the
+// invitation expiry sweep every ten minutes (and once at start).
+func (m *Module) PeriodicJobs() []jobs.PeriodicJob {
+	return []jobs.PeriodicJob{{
+		ID:         ExpireInvitationsArgs{}.Kind(),
+		Schedule:   river.PeriodicInterval(expireInvitationsInterval),
+		Construct:  func() (river.JobArgs, *river.InsertOpts) { return ExpireInvitationsArgs{}, nil },
+		RunOnStart: true,
+	}}
+}

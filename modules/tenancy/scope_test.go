@@ -21,7 +21,10 @@ func TestResolveScope(t *testing.T) {
 		t.Parallel()
 		got, err := svc.ResolveScope(t.Context(), strings.ToUpper(w.A.Slug), "")
 		require.NoError(t, err)
-		require.Equal(t, tenancy.ScopeInfo{OrgID: w.A.ID, OrgSlug: w.A.Slug, OrgStatus: tenancy.StatusActive, MaxMAU: 1000}, got)
+		require.Equal(t, tenancy.ScopeInfo{
+			OrgID: w.A.ID, OrgSlug: w.A.Slug, OrgStatus: tenancy.StatusActive, MaxMAU: 1000,
+			OrgName: "Org " + w.A.Slug, AllowedProviders: []string{"github"},
+		}, got)
 	})
 
 	t.Run("WithService", func(t *testing.T) {
@@ -31,6 +34,7 @@ func TestResolveScope(t *testing.T) {
 		require.Equal(t, w.A.ID, got.OrgID)
 		require.Equal(t, &s.ID, got.ServiceID)
 		require.Equal(t, s.Slug, got.ServiceSlug)
+		require.Equal(t, "Service "+s.Slug, got.ServiceName)
 		require.Equal(t, []string{"https://app.example.com/callback", "http://localhost:3000/cb"}, got.RedirectURIs)
 		require.True(t, tenancy.MatchRedirectURI(got.RedirectURIs, "https://APP.example.com/callback"))
 		require.False(t, tenancy.MatchRedirectURI(got.RedirectURIs, "https://app.example.com/callback/x"))

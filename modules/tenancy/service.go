@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/authos/authos/jobs"
+	"github.com/authos/authos/platform/crypto"
 	"github.com/authos/authos/platform/events"
 )
 
@@ -30,6 +32,8 @@ type Service struct {
 	logger   *slog.Logger
 	nowFunc  func() time.Time
 	cfg      Config
+	queue    *jobs.Client    // nil: invitations cannot be created
+	ring     *crypto.KeyRing // seals email data
 }
 
 func (s *Service) now() time.Time { return s.nowFunc().UTC() }

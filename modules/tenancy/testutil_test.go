@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,8 +19,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authos/authos/jobs"
 	"github.com/authos/authos/modules/compliance"
 	"github.com/authos/authos/modules/tenancy"
+	"github.com/authos/authos/platform/config"
+	"github.com/authos/authos/platform/crypto"
 	"github.com/authos/authos/platform/httpapi"
 	"github.com/authos/authos/platform/testenv"
 )
@@ -36,7 +40,23 @@ type testBundle struct {
 	handler  http.Handler
 	tokens   sync.Map // token -> uuid.UUID
 	now      time.Time
+	// elapsed is how far the module's clock has moved past now (advance).
+	elapsed atomic.Int64
+	// ring seals email data; queue is the insert-only River client the
+	// module enqueues emails with.
+	ring  *crypto.KeyRing
+	queue *jobs.Client
 }
+
+// testDashboardURL is the dashboard origin of the test module.
+const testDashboardURL = "https://dashboard.example.test"
+
+// clock is the module's clock: now plus whatever advance added.
+func (b *testBundle) clock() time.Time { return b.now.Add(time.Duration(b.elapsed.Load())) }
+
+// advance moves the module's clock forward. Tests that use it own their
+// bundle: every test sharing it would see the jump.
+func (b *testBundle) advance(d time.Duration) { b.elapsed.Add(int64(d)) }
 
 func setup(t *testing.T, configure ...func(*tenancy.Config)) *testBundle {
 	t.Helper()
@@ -45,14 +65,18 @@ func setup(t *testing.T, configure ...func(*tenancy.Config)) *testBundle {
 	audit, err := compliance.New(compliance.Deps{Pool: pool, NowFunc: func() time.Time { return now }})
 	require.NoError(t, err)
 	b := &testBundle{pool: pool, audit: audit, sessions: &dbSessions{pool: pool}, now: now}
-	var cfg tenancy.Config
+	cfg := tenancy.Config{DashboardBaseURL: testDashboardURL + "/"}
 	for _, f := range configure {
 		f(&cfg)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b.ring, err = crypto.ParseKeyRing("k1", config.DevelopmentEncryptionKey, "")
+	require.NoError(t, err)
+	b.queue, err = jobs.NewInsertOnlyClient(pool, logger)
+	require.NoError(t, err)
 	b.mod, err = tenancy.New(tenancy.Deps{
 		Pool: pool, Logger: logger, Recorder: audit.Recorder(), Users: dbUsers{pool: pool}, Sessions: b.sessions,
-		NowFunc: func() time.Time { return now }, Config: cfg,
+		NowFunc: b.clock, Queue: b.queue, KeyRing: b.ring, Config: cfg,
 	})
 	require.NoError(t, err)
 	mux, api := httpapi.New(httpapi.Options{
@@ -141,8 +165,9 @@ func (b *testBundle) setStatus(t *testing.T, o org, status tenancy.OrgStatus) {
 	require.NoError(t, err)
 }
 
-// addMember adds an existing user to an organization with role (invitations
-// come in a later slice; tests insert the membership). Members join a
+// addMember adds an existing user to an organization with role, inserting
+// the membership directly (invitations_test.go covers joining by
+// invitation). Members join a
 // minute after the organization was created; ties order by the v7 id, that
 // is in the order of the calls.
 func (b *testBundle) addMember(t *testing.T, o org, a account, role tenancy.Role) {

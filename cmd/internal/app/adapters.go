@@ -145,3 +145,13 @@ func (a identityScopes) MembershipRole(ctx context.Context, orgID, userID uuid.U
 	role, member, err := a.t.MembershipRole(ctx, orgID, userID)
 	return string(role), member, err
 }
+
+// invitationAcceptor accepts a platform user's pending invitations when
+// their email address is verified (identity.VerificationHook).
+type invitationAcceptor struct{ t *tenancy.Service }
+
+var _ identity.VerificationHook = invitationAcceptor{}
+
+func (a invitationAcceptor) EmailVerifiedTx(ctx context.Context, tx pgx.Tx, userID uuid.UUID, email string) error {
+	return a.t.AcceptPendingInvitationsTx(ctx, tx, userID, email)
+}

@@ -78,11 +78,14 @@ func buildModules(d moduleDeps) (*modules, error) {
 		Pool: d.pool, Logger: d.logger, Recorder: rec,
 		Users:    tenancyUsers{id: m.identity.Service()},
 		Sessions: tenancySessions{id: m.identity.Service()},
-		Config:   tenancy.Config{MaxOrgsPerUser: d.cfg.Limits.MaxOrgsPerUser},
+		Queue:    d.queue,
+		KeyRing:  ring,
+		Config:   tenancy.Config{MaxOrgsPerUser: d.cfg.Limits.MaxOrgsPerUser, DashboardBaseURL: d.cfg.HTTP.DashboardBaseURL},
 	}); err != nil {
 		return nil, fmt.Errorf("build tenancy: %w", err)
 	}
 	m.identity.SetScopes(identityScopes{t: m.tenancy.Service()})
+	m.identity.SetVerificationHook(invitationAcceptor{t: m.tenancy.Service()})
 	if m.billing, err = billing.New(billing.Deps{Pool: d.pool, Logger: d.logger, Recorder: rec}); err != nil {
 		return nil, fmt.Errorf("build billing: %w", err)
 	}

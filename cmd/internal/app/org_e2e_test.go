@@ -112,6 +112,33 @@ func TestE2EOrganizationStory(t *testing.T) {
 	})
 	require.Equal(t, http.StatusCreated, code, svc)
 
+	// The owner adds a plan and invites a teammate, who accepts with the
+	// token from the invitation email.
+	code, body = call(http.MethodPost, "/api/organizations/acme/services/web/plans", founderToken, map[string]any{
+		"name": "pro", "price_cents": 1900, "currency": "usd",
+	})
+	require.Equal(t, http.StatusCreated, code, body)
+	code, _ = call(http.MethodPost, "/api/auth/register", "", map[string]string{"email": "mate@e2e.test", "password": "teammate-passphrase-1"})
+	require.Equal(t, http.StatusOK, code)
+	verifyFromMail("mate@e2e.test")
+	code, body = call(http.MethodPost, "/api/organizations/acme/invitations", founderToken, map[string]string{"email": "mate@e2e.test", "role": "admin"})
+	require.Equal(t, http.StatusCreated, code, body)
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	invite, err := catcher.WaitFor(waitCtx, func(c mailcatch.Captured) bool {
+		return len(c.To) == 1 && c.To[0] == "mate@e2e.test" && strings.Contains(c.Text, "invitations/accept?token=")
+	})
+	cancel()
+	require.NoError(t, err)
+	tok := invite.Text[strings.Index(invite.Text, "token=")+len("token="):]
+	tok = tok[:strings.IndexAny(tok, " \n\r")]
+	code, mate := login(map[string]string{"email": "mate@e2e.test", "password": "teammate-passphrase-1"})
+	require.Equal(t, http.StatusOK, code, mate)
+	code, body = call(http.MethodPost, "/api/invitations/accept", mate["access_token"].(string), map[string]string{"token": tok})
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = call(http.MethodGet, "/api/organizations/acme/members", founderToken, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.EqualValues(t, 2, body["total"])
+
 	// An end user registers to the service, verifies and logs in.
 	endUser := map[string]string{"email": "alice@e2e.test", "password": "alice-passphrase-1", "org_slug": "acme", "service_slug": "web"}
 	code, body = call(http.MethodPost, "/api/auth/register", "", endUser)
@@ -162,7 +189,7 @@ func TestE2EOrganizationStory(t *testing.T) {
 		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM platform_audit_log WHERE action = $1 AND target_id = $2`, action, orgID).Scan(&n))
 		require.Equal(t, 1, n, action)
 	}
-	for _, action := range []string{"org.created", "service.created", "user.signup.success", "user.login.success"} {
+	for _, action := range []string{"org.created", "service.created", "plan.created", "user.invited", "user.joined", "invitation.accepted", "user.signup.success", "user.login.success"} {
 		var n int
 		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM organization_audit_log WHERE action = $1 AND org_id = $2`, action, orgID).Scan(&n))
 		require.Positive(t, n, action)

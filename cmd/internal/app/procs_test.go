@@ -163,7 +163,6 @@ func baseEnv(t *testing.T, dbURL, redisURL string) map[string]string {
 	}
 }
 
-
 func splitHostPort(t *testing.T, addr string) (string, string) {
 	t.Helper()
 	i := strings.LastIndex(addr, ":")

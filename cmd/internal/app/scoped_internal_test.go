@@ -151,6 +151,21 @@ func TestScopedAuthentication(t *testing.T) {
 		_ = outsider
 	})
 
+	t.Run("VerifyingTheEmailAcceptsPendingInvitations", func(t *testing.T) {
+		code, out := a.call(t, http.MethodPost, "/api/organizations/acme/invitations", founder, map[string]string{"email": "newbie@scoped.test", "role": "member"})
+		require.Equal(t, http.StatusCreated, code, out)
+		creds := map[string]string{"email": "newbie@scoped.test", "password": "newbie-passphrase-1", "org_slug": "acme"}
+		code, out = a.call(t, http.MethodPost, "/api/auth/register", "", map[string]string{"email": creds["email"], "password": creds["password"]})
+		require.Equal(t, http.StatusOK, code, out)
+		// Registration alone proves nothing about the address: not a member yet.
+		var members int
+		require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = $1`, creds["email"]).Scan(&members))
+		require.Zero(t, members)
+		a.verify(t, creds["email"])
+		code, out = a.call(t, http.MethodPost, "/api/auth/login", "", creds)
+		require.Equal(t, http.StatusOK, code, out)
+	})
+
 	t.Run("ContextOfAnActiveService", func(t *testing.T) {
 		code, out := a.call(t, http.MethodGet, "/api/auth/context?org=acme&service=webapp&redirect_uri="+url.QueryEscape("https://web.acme.test/cb"), "", nil)
 		require.Equal(t, http.StatusOK, code, out)
