@@ -49,6 +49,9 @@ var (
 	// ErrUserNotFound is returned by Users implementations for a user that
 	// does not exist (or is deleted).
 	ErrUserNotFound = errors.New("user not found")
+	// ErrEndUserCannotCreateOrg: a service-scoped (end-user) token cannot
+	// create organizations; only platform accounts administer them.
+	ErrEndUserCannotCreateOrg = errors.New("end users cannot create organizations")
 	// ErrLastPlatformOwner is returned by Users.SetPlatformOwnerTx when the
 	// demotion would leave the platform without an owner.
 	ErrLastPlatformOwner = errors.New("cannot demote the last platform owner")

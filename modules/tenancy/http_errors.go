@@ -57,6 +57,8 @@ func toHTTPError(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrEndUserCannotCreateOrg):
+		return httpapi.NewError(http.StatusForbidden, httpapi.CodeForbidden, "End-user accounts cannot create organizations")
 	case errors.As(err, &verrs):
 		details := make([]*huma.ErrorDetail, 0, len(verrs))
 		for _, v := range verrs {

@@ -18,7 +18,7 @@ type ClientMeta struct {
 // actorFrom turns the authenticated principal into the service's Actor.
 func actorFrom(ctx context.Context, m ClientMeta) Actor {
 	p := httpapi.MustPrincipal(ctx)
-	a := Actor{UserID: p.UserID, Email: p.Email, IsPlatformOwner: p.IsPlatformOwner, Meta: RequestMeta{UserAgent: m.UserAgent}}
+	a := Actor{UserID: p.UserID, Email: p.Email, IsPlatformOwner: p.IsPlatformOwner, EndUser: p.ServiceID != nil, Meta: RequestMeta{UserAgent: m.UserAgent}}
 	if ip, ok := httpapi.ClientIPFrom(ctx); ok {
 		a.Meta.IP = ip.String()
 	}

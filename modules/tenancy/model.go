@@ -155,7 +155,10 @@ type Actor struct {
 	UserID          uuid.UUID
 	Email           string
 	IsPlatformOwner bool
-	Meta            RequestMeta
+	// EndUser is set for a service-scoped token: an end user of some
+	// organization's service, who administers nothing.
+	EndUser bool
+	Meta    RequestMeta
 }
 
 // InvitationStatus is where an invitation stands (spec §6.2). Only pending

@@ -21,6 +21,9 @@ import (
 // the session cannot be issued after the commit, the organization exists
 // and the error is returned: the caller can select it once it is active.
 func (s *Service) CreateOrganization(ctx context.Context, a Actor, slug, name string) (CreatedOrg, error) {
+	if a.EndUser {
+		return CreatedOrg{}, ErrEndUserCannotCreateOrg
+	}
 	slug = strings.TrimSpace(slug)
 	if err := validateSlug(slug); err != nil {
 		return CreatedOrg{}, err

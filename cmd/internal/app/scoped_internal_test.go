@@ -184,10 +184,13 @@ func TestScopedAuthentication(t *testing.T) {
 		alice := map[string]string{"email": "alice@scoped.test", "password": "alice-passphrase-1", "org_slug": "acme", "service_slug": "webapp"}
 		aliceToken := a.user(t, alice)
 		require.NotEmpty(t, aliceToken)
+		// End users administer nothing.
+		code, out := a.call(t, http.MethodPost, "/api/organizations", aliceToken, map[string]string{"slug": "alice-co", "name": "Alice Co"})
+		require.Equal(t, http.StatusForbidden, code, out)
 
 		// Alice registered to webapp only.
 		other := map[string]string{"email": "alice@scoped.test", "password": "alice-passphrase-1", "org_slug": "acme", "service_slug": "apiapp"}
-		code, out := a.call(t, http.MethodPost, "/api/auth/login", "", other)
+		code, out = a.call(t, http.MethodPost, "/api/auth/login", "", other)
 		require.Equal(t, http.StatusForbidden, code, out)
 		require.Equal(t, "You do not have access to this service", out["error"])
 
