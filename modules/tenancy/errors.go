@@ -222,3 +222,15 @@ type TeamLimitError struct {
 func (e *TeamLimitError) Error() string {
 	return fmt.Sprintf("team limit reached (%d/%d)", e.Current, e.Max)
 }
+
+// FeatureNotAvailableError is returned when the organization's tier,
+// widened by its feature overrides, lacks a feature the operation needs
+// (spec §1.7). Feature is the feature's display name, e.g. "Custom
+// Branding".
+type FeatureNotAvailableError struct {
+	Feature string
+}
+
+func (e *FeatureNotAvailableError) Error() string {
+	return fmt.Sprintf("feature %q is not available on the organization's tier", e.Feature)
+}

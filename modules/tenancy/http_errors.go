@@ -22,6 +22,10 @@ const CodeServiceLimitExceeded = "SERVICE_LIMIT_EXCEEDED"
 // invitation acceptance (spec §1.3, §4.2).
 const CodeTeamLimitExceeded = "TEAM_LIMIT_EXCEEDED"
 
+// CodeFeatureNotAvailableInTier is the error_code of the tier feature
+// gate (spec §1.3, §1.7).
+const CodeFeatureNotAvailableInTier = "FEATURE_NOT_AVAILABLE_IN_TIER"
+
 // CodeInvitationExpired is the error_code of an expired invitation (spec
 // §1.3, §6.1).
 const CodeInvitationExpired = "INVITATION_EXPIRED"
@@ -53,6 +57,7 @@ func toHTTPError(err error) error {
 		team     *TeamLimitError
 		gate     *OrgNotActiveError
 		trans    *TransitionError
+		feature  *FeatureNotAvailableError
 	)
 	switch {
 	case err == nil:
@@ -81,6 +86,9 @@ func toHTTPError(err error) error {
 		return badRequest(fmt.Sprintf("You have reached the maximum number of organizations (%d) you can create.", limit.Max))
 	case errors.As(err, &gate):
 		return httpapi.NewError(http.StatusForbidden, CodeOrganizationNotActive, "Organization is not active. Current status: "+string(gate.Status))
+	case errors.As(err, &feature):
+		return httpapi.NewError(http.StatusForbidden, CodeFeatureNotAvailableInTier,
+			"The feature '"+feature.Feature+"' is not available on your current plan. Please upgrade to access it.")
 	case errors.As(err, &trans):
 		switch trans.Transition {
 		case "suspend":

@@ -87,8 +87,8 @@ func New(d Deps) (*Module, error) {
 func (m *Module) Service() *Service { return m.svc }
 
 // RegisterRoutes registers the module's HTTP operations: the organization
-// core, members and ownership, services, plans and invitations under
-// /api/organizations, the invitee's side under /api/invitations (plus the
+// core, members and ownership, branding, services, plans and invitations
+// under /api/organizations (branding also publicly, for login pages), the invitee's side under /api/invitations (plus the
 // emailed /invitations/accept/{token} redirect) and the platform owner's
 // API under /api/platform.
 func (m *Module) RegisterRoutes(api huma.API) {
@@ -98,6 +98,7 @@ func (m *Module) RegisterRoutes(api huma.API) {
 	registerPlanRoutes(api, m.svc)
 	registerPlatformRoutes(api, m.svc)
 	registerInvitationRoutes(api, m.svc)
+	registerBrandingRoutes(api, m.svc)
 }
 
 // RegisterWorkers adds the module's River workers: the invitation expiry

@@ -167,6 +167,16 @@ func (s *Store) OrgSave(ctx context.Context, o Organization) (Organization, erro
 		o.ApprovedBy, o.ApprovedAt, o.RejectedBy, o.RejectedAt, o.RejectionReason, overrides, o.UpdatedAt))
 }
 
+// OrgSetBranding overwrites an organization's logo URL and primary color
+// (nil clears either) and returns the stored row. Callers lock the row
+// first.
+func (s *Store) OrgSetBranding(ctx context.Context, id uuid.UUID, logoURL, color *string, now time.Time) (Organization, error) {
+	const q = `UPDATE organizations AS o SET brand_logo_url = $2, brand_primary_color = $3, updated_at = $4
+		WHERE o.id = $1
+		RETURNING ` + orgColumns
+	return scanOrg(s.db.QueryRow(ctx, q, id, logoURL, color, now))
+}
+
 // OrgDelete deletes an organization; every org-owned row cascades.
 func (s *Store) OrgDelete(ctx context.Context, id uuid.UUID) error {
 	tag, err := s.db.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
