@@ -120,6 +120,13 @@ var (
 	// ErrInviteeNotRegistered: an administrator accepts on behalf of an
 	// address that has no platform account yet.
 	ErrInviteeNotRegistered = errors.New("the invited user has no account yet")
+
+	// ErrAPIKeyNotFound: the service has no API key with this id (or no
+	// key has this prefix).
+	ErrAPIKeyNotFound = errors.New("api key not found")
+	// ErrCannotManageAPIKeys: the caller's role lacks services.manage,
+	// which managing and reading a service's API keys need.
+	ErrCannotManageAPIKeys = errors.New("insufficient permissions to manage api keys for this service")
 )
 
 // OrgLimitError is returned when the caller already owns the maximum

@@ -156,6 +156,8 @@ func messageFor(err error) (error, bool) {
 		{ErrCannotViewInvitations, forbidden("Insufficient permissions to view invitations")},
 		{ErrCannotManageInvitations, forbidden("Insufficient permissions to manage invitations")},
 		{ErrInviteeNotRegistered, badRequest("The invited user has not created an account yet")},
+		{ErrAPIKeyNotFound, notFound("API key not found")},
+		{ErrCannotManageAPIKeys, forbidden("Insufficient permissions to manage API keys for this service")},
 	}
 	for _, row := range table {
 		if errors.Is(err, row.err) {

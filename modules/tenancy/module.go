@@ -87,7 +87,7 @@ func New(d Deps) (*Module, error) {
 func (m *Module) Service() *Service { return m.svc }
 
 // RegisterRoutes registers the module's HTTP operations: the organization
-// core, members and ownership, branding, services, plans and invitations
+// core, members and ownership, branding, services, plans, API keys and invitations
 // under /api/organizations (branding also publicly, for login pages), the invitee's side under /api/invitations (plus the
 // emailed /invitations/accept/{token} redirect) and the platform owner's
 // API under /api/platform.
@@ -96,6 +96,7 @@ func (m *Module) RegisterRoutes(api huma.API) {
 	registerMemberRoutes(api, m.svc)
 	registerServiceRoutes(api, m.svc)
 	registerPlanRoutes(api, m.svc)
+	registerAPIKeyRoutes(api, m.svc)
 	registerPlatformRoutes(api, m.svc)
 	registerInvitationRoutes(api, m.svc)
 	registerBrandingRoutes(api, m.svc)
