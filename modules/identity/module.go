@@ -180,6 +180,7 @@ func (m *Module) RotateKeys(ctx context.Context) (string, error) {
 func (m *Module) RegisterRoutes(api huma.API) {
 	registerAuthRoutes(api, m.svc, m.limiter)
 	registerUserRoutes(api, m.svc)
+	registerServiceAPIRoutes(api, m.svc)
 }
 
 // RegisterPages mounts the server-rendered pages on the router.
