@@ -28,7 +28,12 @@ for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break
   sleep 0.2
 done
-./bin/loadrun -base-url "http://127.0.0.1:$PORT" -email "$PLATFORM_OWNER_EMAIL" -password "$PLATFORM_OWNER_PASSWORD" "$@"
+extra=()
+case " $* " in
+  *" service-api-read "*|*"-scenario=service-api-read"*)
+    read -r -a extra <<<"$(bash loadtest/service-api-setup.sh "http://127.0.0.1:$PORT" "$PLATFORM_OWNER_EMAIL" "$PLATFORM_OWNER_PASSWORD")" ;;
+esac
+./bin/loadrun -base-url "http://127.0.0.1:$PORT" -email "$PLATFORM_OWNER_EMAIL" -password "$PLATFORM_OWNER_PASSWORD" "${extra[@]}" "$@"
 case " $* " in
   *" login "*|*"-scenario=login"*)
     echo "--- raw Argon2id baseline, same parameters, same run:"

@@ -1,6 +1,7 @@
 package tenancy
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
 	"github.com/authos/authos/jobs"
@@ -45,12 +47,17 @@ type Deps struct {
 	// KeyRing seals the invitation email's data (it carries the token).
 	// Required along with Queue to create invitations.
 	KeyRing *crypto.KeyRing
-	Config  Config
+	// Redis carries the X-Api-Key cache invalidations between replicas
+	// (see APIKeyAuthenticator). Optional: nil disables the cache, and
+	// every key verification queries PostgreSQL.
+	Redis  goredis.UniversalClient
+	Config Config
 }
 
 // Module is the tenancy module.
 type Module struct {
-	svc *Service
+	svc    *Service
+	apiKey *APIKeyAuthenticator
 }
 
 // New builds the module, refusing missing dependencies. It touches no
@@ -80,8 +87,20 @@ func New(d Deps) (*Module, error) {
 		pool: d.Pool, store: NewStore(d.Pool), recorder: d.Recorder, users: d.Users, sessions: d.Sessions,
 		logger: d.Logger, nowFunc: d.NowFunc, cfg: d.Config, queue: d.Queue, ring: d.KeyRing,
 	}
-	return &Module{svc: svc}, nil
+	svc.apiKeys = newAPIKeyCache(svc, d.Redis)
+	return &Module{svc: svc, apiKey: &APIKeyAuthenticator{cache: svc.apiKeys}}, nil
 }
+
+// APIKeyAuthenticator returns the X-Api-Key authenticator, for
+// httpapi.SchemeAPIKey. It caches verified keys only while Run is running
+// with Redis (see APIKeyAuthenticator.CacheActive).
+func (m *Module) APIKeyAuthenticator() *APIKeyAuthenticator { return m.apiKey }
+
+// Run runs the module's background work in an API process until ctx ends:
+// the API key cache's invalidation subscriber (with Redis) and the
+// last_used_at flusher, which flushes once more on the way out. It returns
+// when that is done.
+func (m *Module) Run(ctx context.Context) { m.svc.apiKeys.run(ctx) }
 
 // Service exposes the module's service (composition root, tests).
 func (m *Module) Service() *Service { return m.svc }

@@ -34,6 +34,7 @@ type Service struct {
 	cfg      Config
 	queue    *jobs.Client    // nil: invitations cannot be created
 	ring     *crypto.KeyRing // seals email data
+	apiKeys  *apiKeyCache    // X-Api-Key verification cache; see apikey_auth.go
 }
 
 func (s *Service) now() time.Time { return s.nowFunc().UTC() }

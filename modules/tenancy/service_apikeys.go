@@ -238,11 +238,13 @@ func (s *Service) GetAPIKey(ctx context.Context, a Actor, orgSlug, serviceSlug s
 }
 
 // DeleteAPIKey deletes a key of a service, which stops authenticating at
-// the commit; the caller needs services.manage. api_key.deleted is
+// the commit (on every replica: see forgetAPIKeys); the caller needs
+// services.manage. api_key.deleted is
 // recorded in the same transaction.
 // Errors: as GetAPIKey.
 func (s *Service) DeleteAPIKey(ctx context.Context, a Actor, orgSlug, serviceSlug string, id uuid.UUID) error {
-	return db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	var prefix string
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		st := s.store.WithTx(tx)
 		ac, app, err := s.apiKeyService(ctx, st, a, orgSlug, serviceSlug)
 		if err != nil {
@@ -252,8 +254,13 @@ func (s *Service) DeleteAPIKey(ctx context.Context, a Actor, orgSlug, serviceSlu
 		if err != nil {
 			return err
 		}
+		prefix = k.Prefix
 		return s.record(ctx, tx, apiKeyEvent("api_key.deleted", ac, a, app, k, map[string]any{"prefix": k.Prefix}))
 	})
+	if err == nil {
+		s.forgetAPIKeys(ctx, prefix)
+	}
+	return err
 }
 
 // LookupAPIKey returns the key with this prefix (see ParseAPIKey), the

@@ -139,6 +139,7 @@ func (s *Service) UpdateOrganization(ctx context.Context, a Actor, slug string, 
 // Errors: ErrOrgNotFound, ErrNotMember, ErrOwnerOnlyDelete.
 func (s *Service) DeleteOrganization(ctx context.Context, a Actor, slug string) error {
 	var revoked []uuid.UUID
+	var orgID uuid.UUID
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		st := s.store.WithTx(tx)
 		ac, err := s.resolve(ctx, st, slug, a, true, false)
@@ -157,11 +158,13 @@ func (s *Service) DeleteOrganization(ctx context.Context, a Actor, slug string) 
 		if revoked, err = s.sessions.RevokeOrgSessionsTx(ctx, tx, ac.org.ID, nil, "organization_deleted"); err != nil {
 			return err
 		}
+		orgID = ac.org.ID
 		return st.OrgDelete(ctx, ac.org.ID)
 	})
 	if err != nil {
 		return err
 	}
+	s.forgetAPIKeys(ctx, orgKeys(orgID))
 	return s.sessions.ForgetSessions(ctx, revoked)
 }
 

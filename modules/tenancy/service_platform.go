@@ -100,6 +100,7 @@ func (s *Service) transition(ctx context.Context, a Actor, id uuid.UUID, action 
 	if err != nil {
 		return out, err
 	}
+	s.forgetAPIKeys(ctx, orgKeys(out.ID))
 	return out, s.sessions.ForgetSessions(ctx, revoked)
 }
 
@@ -248,6 +249,7 @@ func (s *Service) DeletePlatformOrganization(ctx context.Context, a Actor, id uu
 	if err != nil {
 		return err
 	}
+	s.forgetAPIKeys(ctx, orgKeys(id))
 	return s.sessions.ForgetSessions(ctx, revoked)
 }
 

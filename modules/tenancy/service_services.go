@@ -360,6 +360,7 @@ func (s *Service) RotateServiceSecret(ctx context.Context, a Actor, orgSlug, ser
 // ErrOwnerOnlyServiceDelete, ErrServiceNotFound, ErrServiceHasSubscriptions.
 func (s *Service) DeleteService(ctx context.Context, a Actor, orgSlug, serviceSlug string) error {
 	var revoked []uuid.UUID
+	var orgID uuid.UUID
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		st := s.store.WithTx(tx)
 		ac, err := s.serviceAccess(ctx, st, orgSlug, a, false)
@@ -380,6 +381,7 @@ func (s *Service) DeleteService(ctx context.Context, a Actor, orgSlug, serviceSl
 		if n > 0 {
 			return ErrServiceHasSubscriptions
 		}
+		orgID = ac.org.ID
 		if revoked, err = s.sessions.RevokeServiceSessionsTx(ctx, tx, ac.org.ID, app.ID, "service_deleted"); err != nil {
 			return fmt.Errorf("revoke service sessions: %w", err)
 		}
@@ -393,6 +395,9 @@ func (s *Service) DeleteService(ctx context.Context, a Actor, orgSlug, serviceSl
 	if err != nil {
 		return err
 	}
+	// The service's API keys went with it: drop the organization's cached
+	// keys on every replica (the others reload on their next use).
+	s.forgetAPIKeys(ctx, orgKeys(orgID))
 	return s.sessions.ForgetSessions(ctx, revoked)
 }
 

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -114,4 +115,24 @@ func (s *Store) APIKeyLookup(ctx context.Context, prefix string) (APIKeyCredenti
 		return c, mapAPIKeyErr(err)
 	}
 	return c, finish()
+}
+
+// APIKeyTouchBatch sets last_used_at of many keys in one statement: uses
+// maps a key id to its latest use. A stored value that is already later
+// (another replica flushed a newer use) is kept, and ids of deleted keys
+// are ignored.
+func (s *Store) APIKeyTouchBatch(ctx context.Context, uses map[uuid.UUID]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, 0, len(uses))
+	ats := make([]time.Time, 0, len(uses))
+	for id, at := range uses {
+		ids = append(ids, id)
+		ats = append(ats, at)
+	}
+	_, err := s.db.Exec(ctx, `UPDATE api_keys AS k SET last_used_at = v.t
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, t)
+		WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.t)`, ids, ats)
+	return db.MapError(err)
 }

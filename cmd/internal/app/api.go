@@ -66,6 +66,12 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, started
 	if err := mods.identity.Start(ctx); err != nil {
 		return fmt.Errorf("start identity: %w", err)
 	}
+	// The API-key cache invalidation listener and the batched last_used_at
+	// writer run until shutdown (with a final flush).
+	tenancyDone := make(chan struct{})
+	runCtx, stopTenancy := context.WithCancel(context.WithoutCancel(ctx))
+	go func() { defer close(tenancyDone); mods.tenancy.Run(runCtx) }()
+	defer func() { stopTenancy(); <-tenancyDone }()
 	handler, _, err := buildAPI(cfg, logger, pool, mods)
 	if err != nil {
 		return err
@@ -130,10 +136,11 @@ func buildAPI(cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, mods *
 		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
 		RequestTimeout:    cfg.HTTP.RequestTimeout,
 		Metrics:           registry,
-		// Tenancy (API keys) and federation (SCIM) add theirs as they land;
-		// until then those schemes answer 401.
+		// Federation (SCIM) adds its authenticator when it lands; until then
+		// that scheme answers 401.
 		Authenticators: map[string]httpapi.Authenticator{
 			httpapi.SchemeBearer: mods.identity.Authenticator(),
+			httpapi.SchemeAPIKey: mods.tenancy.APIKeyAuthenticator(),
 		},
 	})
 	mux.Handle("/metrics", metrics.Handler(registry, cfg.Metrics.Token, !cfg.Metrics.Enabled))

@@ -80,6 +80,7 @@ func buildModules(d moduleDeps) (*modules, error) {
 		Sessions: tenancySessions{id: m.identity.Service()},
 		Queue:    d.queue,
 		KeyRing:  ring,
+		Redis:    d.rdb,
 		Config:   tenancy.Config{MaxOrgsPerUser: d.cfg.Limits.MaxOrgsPerUser, DashboardBaseURL: d.cfg.HTTP.DashboardBaseURL},
 	}); err != nil {
 		return nil, fmt.Errorf("build tenancy: %w", err)

@@ -207,4 +207,50 @@ func TestScopedAuthentication(t *testing.T) {
 		code, out = a.call(t, http.MethodPost, "/api/auth/login", "", alice)
 		require.Equal(t, http.StatusOK, code, out)
 	})
+
+	t.Run("ServiceAPIWithAnAPIKey", func(t *testing.T) {
+		code, out := a.call(t, http.MethodPost, "/api/organizations/acme/services/webapp/api-keys", founder,
+			map[string]any{"name": "backend", "permissions": []string{"read:users", "write:users"}})
+		require.Equal(t, http.StatusCreated, code, out)
+		key := out["key"].(string)
+		withKey := func(method, path string, body any) (int, map[string]any) {
+			t.Helper()
+			var r io.Reader
+			if body != nil {
+				b, _ := json.Marshal(body)
+				r = bytes.NewReader(b)
+			}
+			req, err := http.NewRequest(method, a.srv.URL+path, r)
+			require.NoError(t, err)
+			req.Header.Set("X-Api-Key", key)
+			if body != nil {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			got := map[string]any{}
+			raw, _ := io.ReadAll(resp.Body)
+			_ = json.Unmarshal(raw, &got)
+			return resp.StatusCode, got
+		}
+		code, out = withKey(http.MethodPost, "/api/service/users", map[string]string{"email": "backend-user@scoped.test"})
+		require.Equal(t, http.StatusCreated, code, out)
+		userID := out["id"].(string)
+		code, out = withKey(http.MethodGet, "/api/service/users/"+userID, nil)
+		require.Equal(t, http.StatusOK, code, out)
+		require.Equal(t, "backend-user@scoped.test", out["email"])
+		// A founder's JWT is not an API key.
+		code, _ = a.call(t, http.MethodGet, "/api/service/users/"+userID, founder, nil)
+		require.Equal(t, http.StatusUnauthorized, code)
+
+		// Deleting the key stops it on the next request.
+		code, list := a.call(t, http.MethodGet, "/api/organizations/acme/services/webapp/api-keys", founder, nil)
+		require.Equal(t, http.StatusOK, code, list)
+		keyID := list["api_keys"].([]any)[0].(map[string]any)["id"].(string)
+		code, _ = a.call(t, http.MethodDelete, "/api/organizations/acme/services/webapp/api-keys/"+keyID, founder, nil)
+		require.Equal(t, http.StatusNoContent, code)
+		code, out = withKey(http.MethodGet, "/api/service/users/"+userID, nil)
+		require.Equal(t, http.StatusUnauthorized, code, out)
+	})
 }
