@@ -1,8 +1,13 @@
 package identity_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"maps"
 	"net/http"
 	"strings"
@@ -56,6 +61,35 @@ func TestJWKS(t *testing.T) {
 		require.Equal(t, "ES256", k["alg"])
 		require.Equal(t, "sig", k["use"])
 		require.NotContains(t, k, "d", "the private key must never be published")
+	})
+
+	t.Run("ImportsTheOperatorsKeyAndPublishesPreviousOnes", func(t *testing.T) {
+		t.Parallel()
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		require.NoError(t, err)
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+		old, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		oldDER, err := x509.MarshalPKIXPublicKey(&old.PublicKey)
+		require.NoError(t, err)
+		oldPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: oldDER})
+		previous, err := identity.ParsePreviousPublicKeys(`{"old-kid":"` + base64.StdEncoding.EncodeToString(oldPEM) + `"}`)
+		require.NoError(t, err)
+
+		b := setup(t, func(c *identity.Config) {
+			c.Keys.ImportPrivatePEM, c.Keys.ImportKID, c.Keys.PreviousPublic = pemBytes, "operator-kid", previous
+		})
+		require.Equal(t, []any{"operator-kid", "old-kid"}, kids(b.jwks(t)))
+		b.verifiedUser(t, "ada@example.test", goodPassword)
+		tp := b.login(t, "ada@example.test", goodPassword)
+		header, _ := decodeJWT(t, tp.AccessToken)
+		require.Equal(t, "operator-kid", header["kid"])
+		// The token verifies with the operator's own public key.
+		parsed, err := jwt.Parse(tp.AccessToken, func(*jwt.Token) (any, error) { return &priv.PublicKey, nil }, jwt.WithValidMethods([]string{"ES256"}))
+		require.NoError(t, err)
+		require.True(t, parsed.Valid)
 	})
 
 	t.Run("RotationKeepsOldTokensValid", func(t *testing.T) {
