@@ -119,6 +119,7 @@ func (m *Module) RegisterRoutes(api huma.API) {
 	registerPlatformRoutes(api, m.svc)
 	registerInvitationRoutes(api, m.svc)
 	registerBrandingRoutes(api, m.svc)
+	registerServiceInfoRoutes(api, m.svc)
 }
 
 // RegisterWorkers adds the module's River workers: the invitation expiry
