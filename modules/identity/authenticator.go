@@ -30,10 +30,16 @@ func (a bearerAuthenticator) Authenticate(ctx context.Context, raw string) (*htt
 	if s.issuer == nil {
 		return nil, errJWT
 	}
-	if kid, unknown := s.issuer.UnknownKID(raw); unknown && kid != "" {
-		s.keys.ReloadIfStale(ctx, 10*time.Second)
-	}
 	c, err := s.issuer.Verify(ctx, raw, token.TypeManagement, token.UseManagement)
+	// Only a failure can come from a key this replica has not loaded yet
+	// (another replica rotated): reload then, at most once per 10 s, and
+	// retry. The hot path (a cached, valid token) never parses the header twice.
+	if err != nil && !errors.Is(err, token.ErrExpired) {
+		if kid, unknown := s.issuer.UnknownKID(raw); unknown && kid != "" {
+			s.keys.ReloadIfStale(ctx, 10*time.Second)
+			c, err = s.issuer.Verify(ctx, raw, token.TypeManagement, token.UseManagement)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, token.ErrExpired) {
 			return nil, errExpired
