@@ -41,19 +41,11 @@ func RunAPI(ctx context.Context, getenv Env, stdout, stderr io.Writer) error {
 type apiStarted func(addr string)
 
 func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, started apiStarted) error {
-	pool, err := openPool(ctx, cfg, "api")
+	pool, rdb, closeStores, err := openStores(ctx, cfg, "api", logger)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := requireSchema(ctx, pool, logger); err != nil {
-		return err
-	}
-	rdb, err := redis.NewClient(ctx, cfg.Redis.URL)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer closeStores()
 
 	queue, err := jobs.NewInsertOnlyClient(pool, logger)
 	if err != nil {

@@ -16,10 +16,12 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authos/authos/platform/config"
 	"github.com/authos/authos/platform/crypto"
 	"github.com/authos/authos/platform/db"
+	"github.com/authos/authos/platform/redis"
 )
 
 // Version is the build version, set with -ldflags "-X .../app.Version=...".
@@ -83,6 +85,23 @@ func openPool(ctx context.Context, cfg config.Config, app string) (*pgxpool.Pool
 		MaxConnLifetime: cfg.Database.MaxLifetime,
 		ApplicationName: "authos-" + app,
 	})
+}
+
+// openStores opens the pool and the Redis client of a long-running process
+// and refuses a database whose schema is behind this binary. close releases both.
+func openStores(ctx context.Context, cfg config.Config, process string, logger *slog.Logger) (pool *pgxpool.Pool, rdb *goredis.Client, closeFunc func(), err error) {
+	if pool, err = openPool(ctx, cfg, process); err != nil {
+		return nil, nil, nil, err
+	}
+	if err = requireSchema(ctx, pool, logger); err != nil {
+		pool.Close()
+		return nil, nil, nil, err
+	}
+	if rdb, err = redis.NewClient(ctx, cfg.Redis.URL); err != nil {
+		pool.Close()
+		return nil, nil, nil, err
+	}
+	return pool, rdb, func() { _ = rdb.Close(); pool.Close() }, nil
 }
 
 func keyRing(cfg config.Config) (*crypto.KeyRing, error) {

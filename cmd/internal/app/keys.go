@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/authos/authos/platform/redis"
 )
 
 // KeysRotate makes a new active JWT signing key. Running API replicas pick
@@ -21,19 +19,11 @@ func KeysRotate(ctx context.Context, getenv Env, args []string, stdout, stderr i
 		return err
 	}
 	logger := newLogger(cfg, stderr)
-	pool, err := openPool(ctx, cfg, "keys")
+	pool, rdb, closeStores, err := openStores(ctx, cfg, "keys", logger)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := requireSchema(ctx, pool, logger); err != nil {
-		return err
-	}
-	rdb, err := redis.NewClient(ctx, cfg.Redis.URL)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer closeStores()
 	mods, err := buildModules(moduleDeps{cfg: cfg, pool: pool, rdb: rdb, logger: logger})
 	if err != nil {
 		return err

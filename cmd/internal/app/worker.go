@@ -22,7 +22,6 @@ import (
 	"github.com/authos/authos/platform/config"
 	"github.com/authos/authos/platform/health"
 	"github.com/authos/authos/platform/mail"
-	"github.com/authos/authos/platform/redis"
 )
 
 // RunWorker runs the River worker process until SIGINT/SIGTERM (or ctx ends).
@@ -40,19 +39,11 @@ func RunWorker(ctx context.Context, getenv Env, stdout, stderr io.Writer) error 
 type workerStarted func(addr string)
 
 func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger, started workerStarted) error {
-	pool, err := openPool(ctx, cfg, "worker")
+	pool, rdb, closeStores, err := openStores(ctx, cfg, "worker", logger)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := requireSchema(ctx, pool, logger); err != nil {
-		return err
-	}
-	rdb, err := redis.NewClient(ctx, cfg.Redis.URL)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer closeStores()
 	workers, err := buildWorkers(cfg, pool, rdb, logger)
 	if err != nil {
 		return err
