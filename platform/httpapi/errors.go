@@ -47,9 +47,23 @@ type Error struct {
 	Code      string              `json:"error_code"`
 	Timestamp time.Time           `json:"timestamp"`
 	Errors    []*huma.ErrorDetail `json:"errors,omitempty"`
+	// ErrorDescription is set on OAuth endpoint errors (see WithOAuthError),
+	// where error carries the RFC 6749/8628 code instead of the message.
+	ErrorDescription string `json:"error_description,omitempty"`
 
-	headers http.Header
-	cause   error
+	headers   http.Header
+	cause     error
+	oauthCode string
+}
+
+// WithOAuthError makes e an OAuth endpoint error (RFC 6749 §5.2, RFC 8628
+// §3.5): the error member carries code (authorization_pending, ...) so
+// standard OAuth clients understand it, and error_description the message;
+// the other AuthOS members stay.
+func (e *Error) WithOAuthError(code string) *Error {
+	c := e.clone()
+	c.oauthCode = code
+	return c
 }
 
 // NewError returns a problem with the given status, error code and
@@ -175,6 +189,9 @@ func finalize(ctx context.Context, e *Error) {
 		e.Errors = nil
 	}
 	e.Message = e.Detail
+	if e.oauthCode != "" {
+		e.Message, e.ErrorDescription = e.oauthCode, e.Detail
+	}
 }
 
 // logServerError records everything a 5xx response hides from the client.

@@ -179,6 +179,11 @@ func toDetails(errs []error) []*huma.ErrorDetail {
 		default:
 			d = &huma.ErrorDetail{Message: err.Error()}
 		}
+		// Never echo request-body values: a failing field may be a
+		// password, a client secret or an SMTP password.
+		if d.Location == "body" || strings.HasPrefix(d.Location, "body.") || strings.HasPrefix(d.Location, "body[") {
+			d.Value = nil
+		}
 		details = append(details, d)
 	}
 	return details

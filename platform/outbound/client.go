@@ -22,10 +22,18 @@ var ErrBodyTooLarge = errors.New("body exceeds size limit")
 // timeout (DefaultTimeout when timeout <= 0), and does not follow redirects:
 // a 3xx answer is returned to the caller as is.
 func NewHTTPClient(p Policy, timeout time.Duration) *http.Client {
+	return NewHTTPClientWithResolver(p, timeout, nil)
+}
+
+// NewHTTPClientWithResolver is [NewHTTPClient] resolving host names with r
+// instead of the default resolver (nil means the default): for a configured
+// DNS server, or a test's. Every resolved address is still checked against
+// the policy.
+func NewHTTPClientWithResolver(p Policy, timeout time.Duration, r *net.Resolver) *http.Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Resolver: r}
 	transport := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            p.DialContext(dialer),
