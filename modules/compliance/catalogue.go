@@ -41,13 +41,15 @@ func catalogueRows() []catalogueRow {
 		// Organization audit actions that are not webhook events (spec §12.1).
 		{"Organization", org, false, []string{"org.created", "org.updated", "org.deleted", "org.ownership_transferred", "settings.updated"}},
 		{"Members", org, false, []string{"member.added", "member.removed", "member.role_changed", "user.anonymized"}},
-		{"Domain/branding", org, false, []string{"domain.removed"}},
+		// domain.verification_lost: the daily re-check failed three times in
+		// a row and the domain is no longer verified [X].
+		{"Domain/branding", org, false, []string{"domain.removed", "domain.verification_lost"}},
 		{"Services", org, false, []string{"service.secret_rotated"}},
 		{"SSO/SAML", org, false, []string{"sso.configured", "sso.removed", "saml.configured", "saml.deleted", "saml.certificate_generated"}},
 		{"API Keys", org, false, []string{"api_key.revoked"}},
 		{"Webhooks", org, false, []string{"webhook.created", "webhook.updated", "webhook.deleted", "webhook.test.ping"}},
 		{"SIEM", org, false, []string{"siem_config.created", "siem_config.updated", "siem_config.deleted"}},
-		{"Provider tokens", org, false, []string{"provider_account.linked", "provider_account.transferred", "provider_grant.created", "provider_token_request.completed", "provider_token.refreshed"}},
+		{"Provider tokens", org, false, []string{"provider_account.linked", "provider_account.unlinked", "provider_account.transferred", "provider_grant.created", "provider_token_request.completed", "provider_token.refreshed"}},
 		// Platform audit actions (spec §12.3).
 		{"Platform", plat, false, []string{"approve_organization", "reject_organization", "suspend_organization", "activate_organization", "update_organization_tier", "update_organization_features", "delete_organization", "promote_platform_owner", "demote_platform_owner", "force_disable_mfa", "user.impersonate"}},
 	}

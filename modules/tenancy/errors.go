@@ -241,3 +241,43 @@ type FeatureNotAvailableError struct {
 func (e *FeatureNotAvailableError) Error() string {
 	return fmt.Sprintf("feature %q is not available on the organization's tier", e.Feature)
 }
+
+// Errors of the organization settings that reach outside AuthOS: SMTP and
+// the custom domain (spec §4.3, §4.4).
+var (
+	// ErrDomainTaken: another organization already uses the custom domain.
+	ErrDomainTaken = errors.New("domain already in use by another organization")
+	// ErrNoCustomDomain: verification was asked of an organization without a
+	// custom domain.
+	ErrNoCustomDomain = errors.New("no custom domain configured")
+	// ErrNoVerificationToken: the custom domain has no verification token.
+	ErrNoVerificationToken = errors.New("no verification token found")
+	// ErrDomainMembersOnly: the custom domain is shown to members (and
+	// platform owners) only.
+	ErrDomainMembersOnly = errors.New("you must be a member of this organization")
+	// ErrSMTPNotConfigured: the organization has no SMTP settings to test.
+	ErrSMTPNotConfigured = errors.New("smtp is not configured for this organization")
+	// ErrEncryptionUnavailable: the module has no key ring to encrypt or
+	// decrypt tenant secrets with.
+	ErrEncryptionUnavailable = errors.New("encryption is not available")
+)
+
+// TargetRefusedError is returned when a host an organization configured
+// (its SMTP server, its custom domain) is or resolves to an address the
+// outbound policy refuses: loopback, private, link-local or cloud metadata
+// (spec §1.11). Addr and Class name the address and its kind, when known.
+type TargetRefusedError struct {
+	Host  string
+	Addr  string // "" when unknown
+	Class string // e.g. "loopback", "private", "a cloud metadata address"
+}
+
+func (e *TargetRefusedError) Error() string {
+	switch {
+	case e.Addr == "":
+		return "host " + e.Host + " resolves to an address that is not allowed"
+	case e.Addr == e.Host:
+		return "host " + e.Host + " (" + e.Class + ") is not allowed"
+	}
+	return "host " + e.Host + " resolves to " + e.Addr + " (" + e.Class + "), which is not allowed"
+}
