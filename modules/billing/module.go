@@ -3,6 +3,7 @@ package billing
 import (
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,16 +18,22 @@ type Deps struct {
 	Pool     *pgxpool.Pool
 	Logger   *slog.Logger
 	Recorder events.Recorder
+	// Plans and Users are adapters over the tenancy and identity modules.
+	// They are optional so that a process without the Service API can
+	// build the module; the subscription writes answer an internal error
+	// (ErrNotConfigured) until they are set.
+	Plans   Plans
+	Users   ServiceUsers
+	NowFunc func() time.Time
 }
 
 // Module is the billing module.
 type Module struct {
-	pool     *pgxpool.Pool
-	logger   *slog.Logger
-	recorder events.Recorder
+	svc *Service
 }
 
-// New builds the module, refusing missing dependencies.
+// New builds the module, refusing missing dependencies. It touches no
+// database.
 func New(d Deps) (*Module, error) {
 	if d.Pool == nil {
 		return nil, errors.New("billing: pool is required")
@@ -37,11 +44,24 @@ func New(d Deps) (*Module, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Module{pool: d.Pool, logger: d.Logger, recorder: d.Recorder}, nil
+	if d.NowFunc == nil {
+		d.NowFunc = time.Now
+	}
+	svc := &Service{
+		pool: d.Pool, store: NewStore(d.Pool), recorder: d.Recorder, plans: d.Plans, users: d.Users,
+		logger: d.Logger, nowFunc: d.NowFunc,
+	}
+	return &Module{svc: svc}, nil
 }
 
-// RegisterRoutes registers the module's HTTP operations.
-func (m *Module) RegisterRoutes(_ huma.API) {}
+// Service exposes the module's service (composition root, tests).
+func (m *Module) Service() *Service { return m.svc }
+
+// RegisterRoutes registers the module's HTTP operations: the Service API's
+// subscription endpoints.
+func (m *Module) RegisterRoutes(api huma.API) {
+	registerServiceAPIRoutes(api, m.svc)
+}
 
 // RegisterWorkers adds the module's River workers.
 func (m *Module) RegisterWorkers(_ *river.Workers) {}

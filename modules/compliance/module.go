@@ -25,6 +25,9 @@ type Module struct {
 	catalogue *Catalogue
 	recorder  *Recorder
 	logger    *slog.Logger
+	// The service analytics' sources (SetServiceAnalyticsSources).
+	serviceUsers ServiceUserStats
+	serviceSubs  ServiceSubscriptionStats
 }
 
 // New builds the module.
@@ -57,9 +60,18 @@ func (m *Module) Store() *Store { return m.store }
 // Catalogue returns the Audit Events Reference.
 func (m *Module) Catalogue() *Catalogue { return m.catalogue }
 
-// RegisterRoutes registers the module's HTTP operations. The audit-log and
-// webhook endpoints arrive with their issues.
-func (m *Module) RegisterRoutes(_ huma.API) {}
+// SetServiceAnalyticsSources wires the counts behind GET
+// /api/service/analytics (composition root, before serving): users and
+// logins from the identity module, subscriptions from the billing module.
+func (m *Module) SetServiceAnalyticsSources(users ServiceUserStats, subs ServiceSubscriptionStats) {
+	m.serviceUsers, m.serviceSubs = users, subs
+}
+
+// RegisterRoutes registers the module's HTTP operations: the Service API's
+// analytics. The audit-log and webhook endpoints arrive with their issues.
+func (m *Module) RegisterRoutes(api huma.API) {
+	registerServiceAnalyticsRoute(api, m)
+}
 
 // RegisterWorkers adds the module's River workers (webhook deliveries,
 // exports and rollups arrive with their issues).

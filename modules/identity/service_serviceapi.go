@@ -164,10 +164,11 @@ func insertServiceIdentity(ctx context.Context, tx pgx.Tx, k ServiceKey, userID 
 }
 
 // UnlinkServiceUser removes a user from the service (spec §9.2): it deletes
-// the user's identities issued for the service and revokes the user's
-// sessions of the service. The user itself, and its identities and sessions
-// elsewhere, survive. It returns ErrUserNotFound when the user is not a
-// user of the service.
+// the user's identities issued for the service, runs the unlink hook
+// (billing deletes the user's subscription to the service) and revokes the
+// user's sessions of the service, all in one transaction. The user itself,
+// and its identities and sessions elsewhere, survive. It returns
+// ErrUserNotFound when the user is not a user of the service.
 func (s *Service) UnlinkServiceUser(ctx context.Context, k ServiceKey, userID uuid.UUID) error {
 	var revoked []uuid.UUID
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -176,6 +177,11 @@ func (s *Service) UnlinkServiceUser(ctx context.Context, k ServiceKey, userID uu
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM identities WHERE user_id = $1 AND org_id = $2 AND service_id = $3`, userID, k.OrgID, k.ServiceID); err != nil {
 			return fmt.Errorf("delete service identities: %w", db.MapError(err))
+		}
+		if s.unlinked != nil {
+			if err := s.unlinked.ServiceUserUnlinkedTx(ctx, tx, k.OrgID, k.ServiceID, userID, k.APIKeyID); err != nil {
+				return fmt.Errorf("unlink hook: %w", err)
+			}
 		}
 		var err error
 		revoked, err = s.revokeScopeSessionsTx(ctx, tx, k.OrgID, &k.ServiceID, &userID, serviceUnlinkReason)
