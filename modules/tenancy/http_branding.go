@@ -37,6 +37,7 @@ type PublicBrandingInput struct {
 }
 
 func toBrandingBody(b Branding) BrandingBody {
+	//lint:ignore S1016 the DTO and the domain type are kept apart on purpose
 	return BrandingBody{LogoURL: b.LogoURL, PrimaryColor: b.PrimaryColor}
 }
 

@@ -43,6 +43,14 @@ type ScopeInfo struct {
 	// AllowedProviders are the social providers the tier (widened by the
 	// organization's overrides) allows.
 	AllowedProviders []string
+	// OwnOAuthProviders are the providers the organization brought its own
+	// OAuth app for (spec §4.3).
+	OwnOAuthProviders []string
+	// Service-only: its OAuth client id, device activation page ("" when
+	// none) and the provider scopes it asks for (empty: the defaults).
+	ClientID            string
+	DeviceActivationURI string
+	ProviderScopes      map[string][]string
 }
 
 // ClientInfo is a service as an OAuth client: its scope plus what the
@@ -152,10 +160,22 @@ func (s *Service) scopeInfo(ctx context.Context, org Organization, app *Applicat
 	if org.BrandColor != nil {
 		info.PrimaryColor = *org.BrandColor
 	}
+	own, err := s.OrgOAuthProviders(ctx, org.ID)
+	if err != nil {
+		return ScopeInfo{}, err
+	}
+	if len(own) > 0 {
+		info.OwnOAuthProviders = own
+	}
 	if app != nil {
 		id := app.ID
 		info.ServiceID, info.ServiceSlug, info.RedirectURIs = &id, app.Slug, slices.Clone(app.RedirectURIs)
-		info.ServiceName, info.ServiceType = app.Name, app.Type
+		info.ServiceName, info.ServiceType, info.ClientID = app.Name, app.Type, app.ClientID
+		if app.DeviceActivationURI != nil {
+			info.DeviceActivationURI = *app.DeviceActivationURI
+		}
+		info.ProviderScopes = map[string][]string{"github": slices.Clone(app.GithubScopes),
+			"google": slices.Clone(app.GoogleScopes), "microsoft": slices.Clone(app.MicrosoftScopes)}
 	}
 	return info, nil
 }
