@@ -1,6 +1,9 @@
 package identity
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Sentinel errors. The HTTP layer maps them to statuses and the reference's
 // messages; they never reveal whether an account exists.
@@ -36,3 +39,31 @@ var (
 type OrgNotActiveError struct{ Status string }
 
 func (e *OrgNotActiveError) Error() string { return "organization is not active: " + e.Status }
+
+// MFA errors (spec §3). The login step-up maps ErrInvalidMFACode,
+// ErrMFALocked and ErrMFANotEnabled too.
+var (
+	// ErrMFANotSetUp: enabling MFA before setup created a secret.
+	ErrMFANotSetUp = errors.New("mfa not set up")
+	// ErrMFAAlreadyEnabled: setup or enable while MFA is enabled.
+	ErrMFAAlreadyEnabled = errors.New("mfa already enabled")
+	// ErrMFANotEnabled: a second factor was asked of a user without MFA.
+	ErrMFANotEnabled = errors.New("mfa not enabled")
+	// ErrInvalidTOTPCode: the code that should enable MFA is wrong.
+	ErrInvalidTOTPCode = errors.New("invalid totp code")
+	// ErrInvalidMFACode: a second factor (TOTP or backup code) was refused:
+	// wrong, already used, or a time step already accepted.
+	ErrInvalidMFACode = errors.New("invalid mfa code")
+	// ErrMFALocked: too many failed second factors; see MFALockedError.
+	ErrMFALocked = errors.New("mfa verification temporarily locked")
+	// ErrPlatformOwnerRequired: a platform-owner operation by anyone else.
+	ErrPlatformOwnerRequired = errors.New("platform owner access required")
+)
+
+// MFALockedError is ErrMFALocked with the time left until the lock ends.
+type MFALockedError struct{ RetryAfter time.Duration }
+
+func (e *MFALockedError) Error() string { return ErrMFALocked.Error() }
+
+// Is makes errors.Is(err, ErrMFALocked) true.
+func (e *MFALockedError) Is(target error) bool { return target == ErrMFALocked }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -85,6 +87,34 @@ func toHTTPError(err error) error {
 		return httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnauthorized, "Current password is incorrect")
 	case errors.Is(err, ErrPasswordAlreadySet):
 		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "Password is already set. Use the change password endpoint instead.")
+	}
+	return mfaError(err)
+}
+
+// mfaError maps the second-factor errors (spec §3.1, §2.1 MFA step-up);
+// anything else passes through.
+func mfaError(err error) error {
+	var locked *MFALockedError
+	switch {
+	case errors.As(err, &locked):
+		secs := int((locked.RetryAfter + time.Second - 1) / time.Second)
+		return httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, "Too many failed MFA attempts. Please try again later.").
+			WithHeader("Retry-After", strconv.Itoa(max(secs, 1)))
+	case errors.Is(err, ErrMFALocked):
+		return httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, "Too many failed MFA attempts. Please try again later.").
+			WithHeader("Retry-After", strconv.Itoa(int(mfaLockDuration/time.Second)))
+	case errors.Is(err, ErrInvalidMFACode):
+		return httpapi.NewError(http.StatusUnauthorized, httpapi.CodeUnauthorized, "Invalid MFA code")
+	case errors.Is(err, ErrMFANotSetUp):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "MFA not set up. Please call /api/user/mfa/setup first")
+	case errors.Is(err, ErrMFAAlreadyEnabled):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "MFA is already enabled")
+	case errors.Is(err, ErrInvalidTOTPCode):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "Invalid TOTP code")
+	case errors.Is(err, ErrMFANotEnabled):
+		return httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "MFA is not enabled")
+	case errors.Is(err, ErrPlatformOwnerRequired):
+		return httpapi.NewError(http.StatusForbidden, httpapi.CodeForbidden, "Platform owner access required")
 	}
 	return err
 }
