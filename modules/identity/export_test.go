@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
@@ -38,3 +39,22 @@ func SigningKeyAD(kid string) []byte { return keyAD(kid) }
 // token counts as a lost race rather than reuse. It is not configurable
 // through Config; tests step past it with the fake clock.
 const DefaultRefreshGrace = defaultRefreshGrace
+
+// SetHTTPClient replaces the client that talks to the OAuth providers
+// (Deps.HTTPClient), so tests can reach a fake provider on loopback. Call
+// it before the first request.
+func (m *Module) SetHTTPClient(c *http.Client) { m.svc.httpClient = c }
+
+// ProviderTokenAD is the associated data a provider token of an identity is
+// encrypted with (kind is "access" or "refresh").
+func ProviderTokenAD(userID uuid.UUID, provider string, orgID, serviceID *uuid.UUID, kind string) string {
+	return string(providerTokenAD(userID, provider, orgID, serviceID, kind))
+}
+
+// OAuthStateLifetime, DeviceCodeLifetime and PreauthLifetime are the flows'
+// lifetimes; tests step past them with the fake clock.
+const (
+	OAuthStateLifetime = stateLifetime
+	DeviceCodeLifetime = deviceCodeLifetime
+	PreauthLifetime    = preauthLifetime
+)

@@ -47,6 +47,9 @@ type TokenBody struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
 	ExpiresIn    int    `json:"expires_in" doc:"Access-token lifetime in seconds"`
+	// MFARequired: access_token is a 5-minute, single-use pre-auth token
+	// for POST /api/auth/mfa/verify, not a session.
+	MFARequired bool `json:"mfa_required,omitempty" doc:"True when access_token is an MFA pre-auth token (complete with POST /api/auth/mfa/verify)"`
 }
 
 // TokenOutput is a token answer that must not be cached.
@@ -191,7 +194,7 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 		if in.Body.RedirectURI != "" && (in.Body.OrgSlug == "" || in.Body.ServiceSlug == "") {
 			return nil, httpapi.NewError(http.StatusBadRequest, httpapi.CodeBadRequest, "redirect_uri requires org_slug and service_slug")
 		}
-		t, err := s.Login(ctx, LoginInput{Email: in.Body.Email, Password: in.Body.Password, OrgSlug: in.Body.OrgSlug, ServiceSlug: in.Body.ServiceSlug, RedirectURI: in.Body.RedirectURI}, metaFrom(ctx, in.ClientMeta))
+		res, err := s.Login(ctx, LoginInput{Email: in.Body.Email, Password: in.Body.Password, OrgSlug: in.Body.OrgSlug, ServiceSlug: in.Body.ServiceSlug, RedirectURI: in.Body.RedirectURI}, metaFrom(ctx, in.ClientMeta))
 		if errors.Is(err, ErrAccountLocked) {
 			return nil, httpapi.NewError(http.StatusTooManyRequests, httpapi.CodeTooManyRequests, "Too many failed login attempts. Please try again later.").
 				WithHeader("Retry-After", strconv.Itoa(max(int((s.cfg.LockoutDuration+time.Second-1)/time.Second), 1)))
@@ -199,7 +202,9 @@ func registerAuthRoutes(api huma.API, s *Service, limiter *redis.Limiter) {
 		if err != nil {
 			return nil, toHTTPError(err)
 		}
-		return tokenOutput(t), nil
+		out := tokenOutput(res.Tokens)
+		out.Body.MFARequired = res.MFARequired
+		return out, nil
 	})
 
 	huma.Register(auth, huma.Operation{

@@ -47,8 +47,8 @@ type AuthContextOutput struct {
 
 // AuthContext describes what a login in a scope may use. Inactive
 // organizations get empty method and provider lists (spec §1.6). Social
-// providers are listed once social login is available (issue 5); password is
-// the method available now.
+// providers are the organization's own apps, else the platform's, within
+// the tier's allowance (AvailableProviders).
 func (s *Service) AuthContext(ctx context.Context, orgSlug, serviceSlug, redirectURI string) (*AuthContextOutput, error) {
 	out := &AuthContextOutput{}
 	out.Body.SupportAvailable = true
@@ -58,6 +58,7 @@ func (s *Service) AuthContext(ctx context.Context, orgSlug, serviceSlug, redirec
 		if serviceSlug != "" {
 			return nil, ErrScopeInvalid
 		}
+		out.Body.AvailableProviders = append(out.Body.AvailableProviders, s.AvailableProviders(Scope{})...)
 		return out, nil
 	}
 	if s.scopes == nil {
@@ -78,6 +79,8 @@ func (s *Service) AuthContext(ctx context.Context, orgSlug, serviceSlug, redirec
 	}
 	if sc.OrgStatus != "active" {
 		out.Body.AuthMethods = []string{}
+	} else if sc.ServiceID != nil {
+		out.Body.AvailableProviders = append(out.Body.AvailableProviders, s.AvailableProviders(sc)...)
 	}
 	return out, nil
 }

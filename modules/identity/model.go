@@ -46,6 +46,15 @@ type Scope struct {
 	OrgName, LogoURL, PrimaryColor string
 	ServiceName, ServiceType       string
 	AllowedProviders               []string
+	// OwnOAuthProviders are the providers the organization brought its
+	// own OAuth app for; its flows use that app instead of the platform's.
+	OwnOAuthProviders []string
+	// Service scopes only: the service's OAuth client id, its device
+	// activation page ("" when none) and the scopes it asks each provider
+	// for (empty: the provider's defaults).
+	ClientID            string
+	DeviceActivationURI string
+	ProviderScopes      map[string][]string
 }
 
 // IsPlatform reports whether s is the platform scope.
@@ -93,4 +102,26 @@ type Tokens struct {
 type RequestMeta struct {
 	IP        string
 	UserAgent string
+}
+
+// MFAStatus is a user's second-factor state (spec §3.1, §14.1).
+type MFAStatus struct {
+	Enabled        bool
+	HasBackupCodes bool       // unused backup codes remain
+	EnabledAt      *time.Time // nil unless enabled
+}
+
+// MFASetup is a new, not yet enabled TOTP secret, shown once.
+type MFASetup struct {
+	Secret    string // base32, for manual entry
+	QRCodeSVG string // the provisioning URI as an SVG QR code
+	QRCodeURI string // otpauth://totp/AuthOS:<email>?...
+}
+
+// PlatformActor is the caller of a platform-owner operation. The service
+// checks IsPlatformOwner itself (spec §14).
+type PlatformActor struct {
+	UserID          uuid.UUID
+	Email           string
+	IsPlatformOwner bool
 }

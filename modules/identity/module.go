@@ -21,6 +21,7 @@ import (
 	"github.com/authos/authos/platform/crypto"
 	"github.com/authos/authos/platform/events"
 	"github.com/authos/authos/platform/httpapi"
+	"github.com/authos/authos/platform/outbound"
 	"github.com/authos/authos/platform/redis"
 )
 
@@ -53,6 +54,29 @@ type Config struct {
 	LockoutDuration   time.Duration
 	RateLimits        bool // false disables the Redis rate limits (load tests)
 	RedisKeyPrefix    string
+	// Providers are the platform's social-login apps by provider name
+	// (github, google, microsoft); a provider without a client id has no
+	// platform app.
+	Providers map[string]ProviderConfig
+	// PageKey keys the hosted pages' CSRF tokens; the same on every
+	// replica (derived from the encryption key by the composition root).
+	PageKey []byte
+}
+
+// ProviderConfig is a platform OAuth app (PLATFORM_<PROVIDER>_*). The URL
+// overrides replace the provider's endpoints (tests, proxies); they apply
+// to organizations' own apps too.
+type ProviderConfig struct {
+	ClientID, ClientSecret, RedirectURI string
+	AuthURL, TokenURL, UserAPIURL       string
+}
+
+// OAuthApps resolves organizations' own OAuth apps (spec §4.3); the tenancy
+// module implements it.
+type OAuthApps interface {
+	// OrgOAuthCredentials returns found=false when the organization has no
+	// app for the provider.
+	OrgOAuthCredentials(ctx context.Context, orgID uuid.UUID, provider string) (clientID, secret string, found bool, err error)
 }
 
 // Deps are the identity module's dependencies.
@@ -66,10 +90,14 @@ type Deps struct {
 	Logger   *slog.Logger
 	NowFunc  func() time.Time
 	Config   Config
+	// HTTPClient talks to the OAuth providers; it must be SSRF-safe
+	// (platform/outbound). Nil: a default outbound client.
+	HTTPClient *http.Client
 }
 
 // Module is the identity module.
 type Module struct {
+	pages   *pages
 	svc     *Service
 	limiter *redis.Limiter
 	logger  *slog.Logger
@@ -130,9 +158,16 @@ func New(d Deps) (*Module, error) {
 	limiter.Logger = d.Logger
 	svc := &Service{
 		pool: d.Pool, rdb: d.Redis, queue: d.Queue, ring: d.KeyRing, recorder: d.Recorder, scopes: d.Scopes,
-		hasher: hasher, limiter: limiter, logger: d.Logger, nowFunc: d.NowFunc, cfg: c,
+		hasher: hasher, limiter: limiter, logger: d.Logger, nowFunc: d.NowFunc, cfg: c, httpClient: d.HTTPClient,
 	}
-	return &Module{svc: svc, limiter: limiter, logger: d.Logger}, nil
+	if svc.httpClient == nil {
+		svc.httpClient = outbound.NewHTTPClient(outbound.Policy{}, 10*time.Second)
+	}
+	pg, err := newPages(svc)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	return &Module{svc: svc, pages: pg, limiter: limiter, logger: d.Logger}, nil
 }
 
 // VerificationHook runs inside the transaction that verifies a platform
@@ -144,6 +179,22 @@ type VerificationHook interface {
 
 // SetVerificationHook wires the hook (composition root, before serving).
 func (m *Module) SetVerificationHook(h VerificationHook) { m.svc.verified = h }
+
+// ServiceUnlinkHook runs inside the transaction that unlinks a user from a
+// service (Service API DELETE /api/service/users/{user-id}, spec §9.2): the
+// billing module deletes the user's subscription to the service there, so
+// the unlink and the deletion commit or fail together. apiKeyID is the key
+// that asked.
+type ServiceUnlinkHook interface {
+	ServiceUserUnlinkedTx(ctx context.Context, tx pgx.Tx, orgID, serviceID, userID, apiKeyID uuid.UUID) error
+}
+
+// SetServiceUnlinkHook wires the hook (composition root, before serving).
+func (m *Module) SetServiceUnlinkHook(h ServiceUnlinkHook) { m.svc.unlinked = h }
+
+// SetOAuthApps wires the resolver of organizations' own OAuth apps
+// (composition root, before serving).
+func (m *Module) SetOAuthApps(a OAuthApps) { m.svc.oauthApps = a }
 
 // SetScopes wires the resolver of org- and service-scoped requests. The
 // tenancy module implements it but is built after identity (it needs
@@ -180,21 +231,33 @@ func (m *Module) RotateKeys(ctx context.Context) (string, error) {
 func (m *Module) RegisterRoutes(api huma.API) {
 	registerAuthRoutes(api, m.svc, m.limiter)
 	registerUserRoutes(api, m.svc)
+	registerMFARoutes(api, m.svc, m.limiter)
 	registerServiceAPIRoutes(api, m.svc)
+	write := func(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+		httpapi.WriteProblem(w, r, status, code, msg)
+	}
+	registerOAuthRoutes(api, m.svc, m.limiter.HumaMiddleware(api, redis.Rule{Name: redis.RuleAuth, Rate: redis.AuthRate()}, write))
+	registerDeviceRoutes(api, m.svc, m.limiter)
+	registerProviderTokenRoutes(api, m.svc)
 }
 
-// RegisterPages mounts the server-rendered pages on the router.
-func (m *Module) RegisterPages(r interface {
-	Get(pattern string, h http.HandlerFunc)
-}) {
+// RegisterPages mounts the server-rendered pages on the router: email
+// verification, provider callbacks and the hosted login, MFA, device
+// activation and password reset pages.
+func (m *Module) RegisterPages(r PageRouter) {
 	r.Get("/auth/verify-email", m.svc.verifyEmailPage)
+	m.pages.register(r)
 }
 
 // RegisterWorkers adds the identity jobs.
 func (m *Module) RegisterWorkers(w *river.Workers) {
 	river.AddWorker(w, &sendResetWorker{svc: m.svc})
 	river.AddWorker(w, &resendVerificationWorker{svc: m.svc})
+	river.AddWorker(w, NewRefreshProviderTokensWorker(m.svc))
+	river.AddWorker(w, NewPurgeExpiredFlowsWorker(m.svc))
 }
 
-// PeriodicJobs returns the module's rows of the periodic-job table.
-func (m *Module) PeriodicJobs() []jobs.PeriodicJob { return nil }
+// PeriodicJobs returns the module's rows of the periodic-job table: the
+// provider token refresh every hour and the purge of expired OAuth states
+// and device codes every ten minutes (both also once at start).
+func (m *Module) PeriodicJobs() []jobs.PeriodicJob { return oauthPeriodicJobs() }

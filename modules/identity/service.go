@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/mail"
 	"strings"
 	"time"
@@ -33,11 +34,18 @@ type Service struct {
 	recorder events.Recorder
 	scopes   ScopeResolver
 	verified VerificationHook
-	hasher   *password.Hasher
-	limiter  *redis.Limiter
-	logger   *slog.Logger
-	nowFunc  func() time.Time
-	cfg      Config
+	// unlinked runs inside the transaction of a Service API unlink (billing
+	// deletes the user's subscription to the service there).
+	unlinked ServiceUnlinkHook
+	// oauthApps resolves organizations' own OAuth apps; httpClient talks to
+	// the providers.
+	oauthApps  OAuthApps
+	httpClient *http.Client
+	hasher     *password.Hasher
+	limiter    *redis.Limiter
+	logger     *slog.Logger
+	nowFunc    func() time.Time
+	cfg        Config
 
 	keys     *KeyManager
 	issuer   *token.Issuer

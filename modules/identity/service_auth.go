@@ -159,45 +159,55 @@ type LoginInput struct {
 // towards a lockout that answers identically whether or not the password
 // was right, and an unverified email is only reported after the password
 // matched. The second factor plugs in at afterPrimary.
-func (s *Service) Login(ctx context.Context, in LoginInput, meta RequestMeta) (Tokens, error) {
-	email := strings.TrimSpace(in.Email)
+func (s *Service) Login(ctx context.Context, in LoginInput, meta RequestMeta) (LoginResult, error) {
 	scope, err := s.resolveScope(ctx, in.OrgSlug, in.ServiceSlug, in.RedirectURI)
 	if err != nil {
-		return Tokens{}, err
+		return LoginResult{}, err
 	}
+	u, err := s.passwordPrimary(ctx, scope, in.Email, in.Password, meta)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	return s.afterPrimary(ctx, u, scope, "password", meta, primaryContext{})
+}
+
+// passwordPrimary is the password factor of every password login (API,
+// hosted pages, device activation).
+func (s *Service) passwordPrimary(ctx context.Context, scope Scope, rawEmail, password string, meta RequestMeta) (User, error) {
+	email := strings.TrimSpace(rawEmail)
 	lockKey := s.lockKey(scope, email)
 	locked, err := s.isLocked(ctx, lockKey)
 	if err != nil {
-		return Tokens{}, err
+		return User{}, err
 	}
 	if locked {
-		s.hasher.DummyVerify(ctx, in.Password)
-		return Tokens{}, ErrAccountLocked
+		s.hasher.DummyVerify(ctx, password)
+		return User{}, ErrAccountLocked
 	}
 	u, err := NewStore(s.pool).UserGetByEmail(ctx, scope.UserOrgID(), email)
 	if errors.Is(err, ErrUserNotFound) {
-		s.hasher.DummyVerify(ctx, in.Password)
-		return Tokens{}, s.loginFailed(ctx, lockKey, nil, scope, meta, "unknown_user")
+		s.hasher.DummyVerify(ctx, password)
+		return User{}, s.loginFailed(ctx, lockKey, nil, scope, meta, "unknown_user")
 	}
 	if err != nil {
-		return Tokens{}, err
+		return User{}, err
 	}
 	if !u.HasPassword() {
-		s.hasher.DummyVerify(ctx, in.Password)
-		return Tokens{}, s.loginFailed(ctx, lockKey, &u, scope, meta, "no_password")
+		s.hasher.DummyVerify(ctx, password)
+		return User{}, s.loginFailed(ctx, lockKey, &u, scope, meta, "no_password")
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, in.Password, u.PasswordHash)
+	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil {
-		return Tokens{}, err
+		return User{}, err
 	}
 	if !ok {
-		return Tokens{}, s.loginFailed(ctx, lockKey, &u, scope, meta, "bad_password")
+		return User{}, s.loginFailed(ctx, lockKey, &u, scope, meta, "bad_password")
 	}
 	if u.EmailVerifiedAt == nil {
-		return Tokens{}, ErrEmailNotVerified
+		return User{}, ErrEmailNotVerified
 	}
 	if rehash {
-		if h, err := s.hasher.Hash(ctx, in.Password); err == nil {
+		if h, err := s.hasher.Hash(ctx, password); err == nil {
 			if err := NewStore(s.pool).UserSetPassword(ctx, u.ID, h, s.nowFunc()); err != nil {
 				s.logger.Warn("rehash password", "error", err)
 			}
@@ -206,17 +216,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, meta RequestMeta) (T
 	if err := s.rdb.Del(ctx, lockKey+":fails").Err(); err != nil {
 		s.logger.Warn("reset login failures", "error", err)
 	}
-	return s.afterPrimary(ctx, u, scope, "password", meta)
-}
-
-// afterPrimary is the one place a login continues after its first factor:
-// the second factor (MFA) and later a risk decision plug in here, for every
-// login path.
-func (s *Service) afterPrimary(ctx context.Context, u User, scope Scope, method string, meta RequestMeta) (Tokens, error) {
-	if err := s.checkScopeAccess(ctx, u, scope); err != nil {
-		return Tokens{}, err
-	}
-	return s.issueSession(ctx, u, scope, method, meta)
+	return u, nil
 }
 
 // issueSession creates the session, the login event and the success event
