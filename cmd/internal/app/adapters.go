@@ -138,6 +138,8 @@ func (a identityScopes) ResolveScope(ctx context.Context, orgSlug, serviceSlug s
 		RedirectAllowedFunc: func(uri string) bool { return tenancy.MatchRedirectURI(registered, uri) },
 		OrgName:             info.OrgName, LogoURL: info.LogoURL, PrimaryColor: info.PrimaryColor,
 		ServiceName: info.ServiceName, ServiceType: string(info.ServiceType), AllowedProviders: info.AllowedProviders,
+		OwnOAuthProviders: info.OwnOAuthProviders, ClientID: info.ClientID, DeviceActivationURI: info.DeviceActivationURI,
+		ProviderScopes: info.ProviderScopes,
 	}, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/authos/authos/platform/config"
 	"github.com/authos/authos/platform/health"
 	"github.com/authos/authos/platform/httpapi"
+	"github.com/authos/authos/platform/jobsui"
 	"github.com/authos/authos/platform/metrics"
 	"github.com/authos/authos/platform/redis"
 )
@@ -65,6 +66,7 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger, started
 	go func() { defer close(tenancyDone); mods.tenancy.Run(runCtx) }()
 	defer func() { stopTenancy(); <-tenancyDone }()
 	handler, _, err := buildAPI(cfg, logger, pool, mods)
+	defer mods.stop()
 	if err != nil {
 		return err
 	}
@@ -125,9 +127,11 @@ func buildAPI(cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, mods *
 		TrustProxyHeaders: cfg.HTTP.TrustProxyHeaders,
 		TrustedProxies:    trusted,
 		CORSOrigins:       origins,
-		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
-		RequestTimeout:    cfg.HTTP.RequestTimeout,
-		Metrics:           registry,
+		// Organizations' verified custom domains are allowed origins too.
+		ExtraOriginAllowedFunc: mods.tenancy.VerifiedOriginAllowed,
+		MaxBodyBytes:           cfg.HTTP.MaxBodyBytes,
+		RequestTimeout:         cfg.HTTP.RequestTimeout,
+		Metrics:                registry,
 		// Federation (SCIM) adds its authenticator when it lands; until then
 		// that scheme answers 401.
 		Authenticators: map[string]httpapi.Authenticator{
@@ -144,8 +148,37 @@ func buildAPI(cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, mods *
 		m.RegisterRoutes(api)
 	}
 	mods.identity.RegisterPages(mux)
+	if err := mods.tenancy.RegisterPages(mux, mods.identity); err != nil {
+		return nil, nil, err
+	}
+
+	// The background-job dashboard, for platform owners signed in on the
+	// hosted login page (admin browser session).
+	ui, err := jobsui.New(context.Background(), jobsui.Options{Pool: pool, Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ui.Start(context.Background()); err != nil {
+		return nil, nil, err
+	}
+	mods.onStop(ui.Stop)
+	guarded := mods.identity.AdminGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// River UI is a single-page app served from the binary: its own
+		// scripts, styles and API only (the API's default CSP allows none).
+		w.Header().Set("Content-Security-Policy", jobsUICSP)
+		ui.ServeHTTP(w, r)
+	}))
+	mux.Handle(ui.Prefix(), guarded)
+	mux.Handle(ui.Prefix()+"/*", guarded)
+	mux.Get("/admin", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, ui.Prefix()+"/", http.StatusSeeOther)
+	})
 	return mux, api, nil
 }
+
+// jobsUICSP is the job dashboard's content security policy.
+const jobsUICSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
 func redisCheck(rdb goredis.UniversalClient) health.Check {
 	return health.Check{Name: "redis", OK: "connected", Failed: "disconnected", Probe: func(ctx context.Context) error {

@@ -28,6 +28,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	mods, err := buildModules(moduleDeps{cfg: cfg, pool: pool, rdb: rdb, logger: logger})
 	require.NoError(t, err)
 	handler, _, err := buildAPI(cfg, logger, pool, mods)
+	t.Cleanup(mods.stop)
 	require.NoError(t, err)
 
 	get := func(path, token string) *httptest.ResponseRecorder {

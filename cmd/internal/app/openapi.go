@@ -39,6 +39,7 @@ func OpenAPISpec(format string) ([]byte, error) {
 		return nil, err
 	}
 	_, api, err := buildAPI(cfg, logger, pool, mods)
+	defer mods.stop()
 	if err != nil {
 		return nil, err
 	}

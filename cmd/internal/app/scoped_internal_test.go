@@ -48,6 +48,7 @@ func newScopedApp(t *testing.T) *scopedApp {
 	require.NoError(t, err)
 	require.NoError(t, mods.identity.Start(t.Context()))
 	handler, _, err := buildAPI(cfg, logger, pool, mods)
+	t.Cleanup(mods.stop)
 	require.NoError(t, err)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)

@@ -18,21 +18,43 @@ func ensureRedisInstalled(ctx context.Context, getenv Env, out io.Writer) error 
 	if _, err := localenv.RedisBinary(); err == nil {
 		return nil
 	}
+	if err := aptInstall(ctx, getenv, out, "redis-server"); err != nil {
+		return fmt.Errorf("%w (or set REDIS_URL to an existing Redis)", err)
+	}
+	_, err := localenv.RedisBinary()
+	return err
+}
+
+// ensureChromiumInstalled installs Debian's chromium for the browser tests
+// when it is missing, like ensureRedisInstalled: once, before the test
+// packages run in parallel.
+func ensureChromiumInstalled(ctx context.Context, getenv Env, out io.Writer) error {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if _, err := exec.LookPath(name); err == nil {
+			return nil
+		}
+	}
+	return aptInstall(ctx, getenv, out, "chromium")
+}
+
+// aptInstall installs a Debian package when allowed (root, apt-get
+// present, AUTHOS_NO_INSTALL unset).
+func aptInstall(ctx context.Context, getenv Env, out io.Writer, pkg string) error {
 	apt, aptErr := exec.LookPath("apt-get")
 	if os.Geteuid() != 0 || aptErr != nil || getenv("AUTHOS_NO_INSTALL") != "" {
-		return fmt.Errorf("redis-server is not installed: run `sudo apt-get install redis-server`, or set REDIS_URL to an existing Redis")
+		return fmt.Errorf("%s is not installed: run `sudo apt-get install %s`", pkg, pkg)
 	}
-	fmt.Fprintln(out, "redis-server is missing: installing it with apt-get ...")
-	for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "redis-server"}} {
+	fmt.Fprintf(out, "%s is missing: installing it with apt-get ...\n", pkg)
+	for _, args := range [][]string{{"-o", "DPkg::Lock::Timeout=300", "update", "-qq"},
+		{"-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "--no-install-recommends", pkg}} {
 		cmd := exec.CommandContext(ctx, apt, args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("install redis-server with apt-get: %w (or set REDIS_URL to an existing Redis)", err)
+			return fmt.Errorf("install %s with apt-get: %w", pkg, err)
 		}
 	}
-	_, err := localenv.RedisBinary()
-	return err
+	return nil
 }
 
 // localServices are the servers a dev or test run started itself.

@@ -34,6 +34,11 @@ func WithServices(ctx context.Context, getenv Env, argv []string, stdout, stderr
 	}
 	defer svc.stop()
 	fmt.Fprintf(stderr, "with-services: PostgreSQL %s, Redis %s\n", redact(dbURL), redisURL)
+	// The browser tests drive Debian's chromium: install it once here
+	// rather than from several test packages at the same time.
+	if err := ensureChromiumInstalled(ctx, getenv, stderr); err != nil {
+		fmt.Fprintf(stderr, "with-services: chromium unavailable, the browser tests will fail: %v\n", err)
+	}
 
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "TEST_DATABASE_URL="+dbURL, "TEST_REDIS_URL="+redisURL)

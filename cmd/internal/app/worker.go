@@ -121,16 +121,18 @@ func buildWorkers(cfg config.Config, pool *pgxpool.Pool, rdb goredis.UniversalCl
 	} else {
 		logger.Warn("SMTP_HOST is not set: email jobs will be cancelled")
 	}
-	emailWorker, err := jobs.NewEmailWorker(ring, templates, jobs.PlatformSender{Sender: platformSender})
+	mods, err := buildModules(moduleDeps{cfg: cfg, pool: pool, rdb: rdb, logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	// Each organization's own SMTP server when it configured one, else the
+	// platform's.
+	emailWorker, err := jobs.NewEmailWorker(ring, templates, mods.tenancy.SMTPSenders(platformSender))
 	if err != nil {
 		return nil, err
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, emailWorker); err != nil {
-		return nil, err
-	}
-	mods, err := buildModules(moduleDeps{cfg: cfg, pool: pool, rdb: rdb, logger: logger})
-	if err != nil {
 		return nil, err
 	}
 	var tables [][]jobs.PeriodicJob
