@@ -174,7 +174,7 @@ func TestHostedAdminLogin(t *testing.T) {
 		page := br.get(t, "/authorize?next="+url.QueryEscape("/admin/jobs/queues"))
 		requirePage(t, page, http.StatusOK, `action="/authorize"`)
 		links := providerLinks(t, page)
-		require.Equal(t, "/auth/admin/github", links["github"])
+		require.Equal(t, "/auth/admin/github?next="+url.QueryEscape("/admin/jobs/queues"), links["github"])
 
 		r := br.signIn(t, "/authorize?next="+url.QueryEscape("/admin/jobs/queues"), ownerEmail, goodPassword)
 		require.Equal(t, "/admin/jobs/queues", location(t, r, http.StatusSeeOther).String())

@@ -29,6 +29,7 @@ type StartOAuthRequest struct {
 type StartAdminOAuthRequest struct {
 	Provider string `path:"provider" maxLength:"20" doc:"github, google or microsoft"`
 	UserCode string `query:"user_code" maxLength:"20" doc:"Platform CLI device user code this login approves"`
+	Next     string `query:"next" maxLength:"2048" doc:"Hosted page to return to with a browser session (/admin/..., /invitations/accept?...); without it the tokens go to the dashboard's /auth/callback fragment"`
 }
 
 // RedirectOutput is a 302 with the flow's cookie.
@@ -102,7 +103,7 @@ func registerOAuthRoutes(api huma.API, s *Service, limit func(huma.Context, func
 		Description: "Uses the platform's OAuth apps and signs in platform-level users; with user_code it approves a platform CLI device code.",
 		Middlewares: huma.Middlewares{limit},
 	}, func(ctx context.Context, in *StartAdminOAuthRequest) (*RedirectOutput, error) {
-		started, err := s.StartOAuth(ctx, StartOAuthInput{Provider: in.Provider, Admin: true, UserCode: in.UserCode})
+		started, err := s.StartOAuth(ctx, StartOAuthInput{Provider: in.Provider, Admin: true, UserCode: in.UserCode, RedirectURI: in.Next})
 		if err != nil {
 			return nil, oauthHTTPError(err)
 		}

@@ -95,8 +95,14 @@ func (p *pages) callback(w http.ResponseWriter, r *http.Request) {
 	out := p.s.OAuthCallback(r.Context(), CallbackInput{Provider: provider, Query: r.URL.Query(), BrowserBinding: binding}, metaOf(r))
 	w.Header().Set("Cache-Control", "no-store")
 	switch {
+	case out.PlatformSession != nil:
+		t := out.PlatformSession
+		http.SetCookie(w, p.cookie(AdminCookie, t.AccessToken, "/", time.Duration(t.ExpiresIn)*time.Second, true))
+		http.Redirect(w, r, out.RedirectURL, http.StatusFound)
 	case out.RedirectURL != "":
 		http.Redirect(w, r, out.RedirectURL, http.StatusFound)
+	case out.MFA != nil && out.MFA.Next != "":
+		p.showMFA(w, r, out.MFA.PreauthToken, "/authorize/mfa", hosted.Branding{}, "", hosted.HiddenField{Name: "next", Value: out.MFA.Next})
 	case out.MFA != nil:
 		p.showMFA(w, r, out.MFA.PreauthToken, "/activate/mfa", hosted.Branding{}, "")
 	case out.DeviceApproved:
@@ -215,6 +221,13 @@ func (p *pages) providerLinks(sc Scope, a authorizeParams, userCode string) []ho
 		path := "/auth/" + pr
 		if sc.IsPlatform() {
 			path = "/auth/admin/" + pr
+			if userCode == "" {
+				next := platformNext(a.Next)
+				if next == "" {
+					next = "/admin/jobs/"
+				}
+				q.Set("next", next)
+			}
 		} else {
 			q.Set("org", sc.OrgSlug)
 			q.Set("service", sc.ServiceSlug)

@@ -157,7 +157,10 @@ func (s *Service) StartOAuth(ctx context.Context, in StartOAuthInput) (StartedOA
 			return StartedOAuth{}, ErrRedirectNotAllowed
 		}
 	case in.Admin:
-		if in.RedirectURI != "" {
+		// A platform login returns to a hosted page (next: /admin/...,
+		// /invitations/accept?...) with a browser session, or else to the
+		// dashboard with tokens in the fragment.
+		if in.RedirectURI != "" && platformNext(in.RedirectURI) == "" {
 			return StartedOAuth{}, ErrRedirectNotAllowed
 		}
 	default:
@@ -276,9 +279,12 @@ type CallbackOutcome struct {
 	// Provider is the provider's name, for pages.
 	Provider string
 	// MFA is set when the login needs a second factor and has no redirect
-	// to hand the pre-auth token to (device approval): the hosted MFA page
-	// continues it.
+	// to hand the pre-auth token to (device approval, hosted platform
+	// login): the hosted MFA page continues it.
 	MFA *PendingMFA
+	// PlatformSession is a platform login's session to set as the browser
+	// session cookie before redirecting to RedirectURL (a hosted page).
+	PlatformSession *Tokens
 }
 
 // OAuthCallback finishes a provider flow. The state is deleted before the
@@ -375,6 +381,16 @@ func (s *Service) OAuthCallback(ctx context.Context, in CallbackInput, meta Requ
 	res, err := s.afterPrimary(ctx, u, scope, method, meta, primaryContext{})
 	if err != nil {
 		return fail(err)
+	}
+	if st.IsAdmin && st.RedirectURI != "" {
+		// Back to a hosted page: the browser gets the platform session.
+		if res.MFARequired {
+			out.MFA = &PendingMFA{PreauthToken: res.Tokens.AccessToken, Next: st.RedirectURI}
+			return out
+		}
+		t := res.Tokens
+		out.PlatformSession, out.RedirectURL = &t, st.RedirectURI
+		return out
 	}
 	if st.IsAdmin {
 		st.RedirectURI = strings.TrimRight(s.cfg.DashboardBaseURL, "/") + "/auth/callback"

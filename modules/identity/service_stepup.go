@@ -45,6 +45,8 @@ type PendingMFA struct {
 	PreauthToken string
 	// UserCode is the device code being approved, if any (XXXX-XXXX).
 	UserCode string
+	// Next is the hosted page a platform login continues to.
+	Next string
 }
 
 // afterPrimary is the one place a login continues after its first factor,

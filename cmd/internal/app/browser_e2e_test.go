@@ -3,6 +3,10 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -419,8 +423,15 @@ func TestSocialLoginJourney(t *testing.T) {
 		code, me := a.call(t, http.MethodGet, "/api/user", f.Get("access_token"), nil)
 		require.Equal(t, http.StatusOK, code, me)
 		require.Equal(t, "octo@live.test", me["email"])
-		code, ids := a.call(t, http.MethodGet, "/api/user/identities", f.Get("access_token"), nil)
-		require.Equal(t, http.StatusOK, code, ids)
+		req, err := http.NewRequest(http.MethodGet, a.base+"/api/user/identities", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+f.Get("access_token"))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var ids []map[string]string
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&ids))
+		resp.Body.Close()
+		require.Equal(t, []map[string]string{{"provider": "github"}}, ids, "GET /api/user/identities shows the GitHub identity")
 		require.Contains(t, a.provider.SeenClientIDs(fakeoauth.GitHub), platformGitHubID)
 	})
 
@@ -512,4 +523,96 @@ func TestBrowserInvitationAcceptance(t *testing.T) {
 	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.org_id = $1 AND u.email = $2`, w.orgID, mate["email"]).Scan(&role))
 	require.Equal(t, "admin", role)
+}
+
+// totpAt computes an RFC 6238 code (HMAC-SHA-1, 6 digits, 30 s steps)
+// independently of the server's implementation.
+func totpAt(t *testing.T, secret string, step int64) string {
+	t.Helper()
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
+	require.NoError(t, err)
+	var msg [8]byte
+	binary.BigEndian.PutUint64(msg[:], uint64(step))
+	m := hmac.New(sha1.New, key)
+	m.Write(msg[:])
+	sum := m.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	v := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
+	return fmt.Sprintf("%06d", v%1_000_000)
+}
+
+// TestBrowserMFALogin: an end user with MFA signs in on /authorize, gets
+// the hosted MFA challenge instead of tokens, enters a TOTP code and lands
+// on the app with tokens.
+func TestBrowserMFALogin(t *testing.T) {
+	a := newLiveApp(t)
+	w := a.world(t)
+	tok := a.login(t, w.endUser)
+	code, setup := a.call(t, http.MethodPost, "/api/user/mfa/setup", tok, nil)
+	require.Equal(t, http.StatusOK, code, setup)
+	secret := setup["secret"].(string)
+	step := time.Now().Unix() / 30
+	code, out := a.call(t, http.MethodPost, "/api/user/mfa/verify", tok, map[string]string{"code": totpAt(t, secret, step)})
+	require.Equal(t, http.StatusOK, code, out)
+	require.Equal(t, true, out["enabled"])
+
+	// The API login now yields a pre-auth token, not a session.
+	code, out = a.call(t, http.MethodPost, "/api/auth/login", "", w.endUser)
+	require.Equal(t, http.StatusOK, code, out)
+	require.Equal(t, true, out["mfa_required"])
+	require.Empty(t, out["refresh_token"])
+	code, _ = a.call(t, http.MethodGet, "/api/user", out["access_token"].(string), nil)
+	require.Equal(t, http.StatusUnauthorized, code, "a pre-auth token is not a session")
+
+	ctx := browser.Chrome(t)
+	start := a.base + "/authorize?" + url.Values{"org": {"acme"}, "service": {"web"}, "redirect_uri": {a.appURL}, "state": {"mfa-1"}}.Encode()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(start),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="email"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="email"]`), w.endUser["email"]),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), w.endUser["password"]),
+		chromedp.Submit(chromedp.CSS(`input[name="password"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input#code`)),
+	))
+	page, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	require.NoError(t, err)
+	require.NotContains(t, page, out["access_token"].(string)[:20], "no pre-auth token in the page source")
+	require.NotContains(t, page, "preauth")
+	// The code of the next time step: the enabling step was used once.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`input#code`), totpAt(t, secret, step+1)),
+		chromedp.Submit(chromedp.CSS(`input#code`)),
+	))
+	waitJS(t, ctx, `location.href.startsWith(`+jsString(a.appURL)+`)`, 20*time.Second)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	f := fragment(t, loc)
+	require.Equal(t, "mfa-1", f.Get("state"))
+	code, me := a.call(t, http.MethodGet, "/api/user", f.Get("access_token"), nil)
+	require.Equal(t, http.StatusOK, code, me)
+	require.Equal(t, "web", me["service"])
+}
+
+// TestAdminSocialLogin: a platform owner who signs in with GitHub from the
+// hosted platform login gets the browser session and reaches the job
+// dashboard.
+func TestAdminSocialLogin(t *testing.T) {
+	a := newLiveApp(t)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar}
+	a.provider.SetUser(fakeoauth.GitHub, fakeoauth.User{ID: "1", Login: "root", Name: "Root", Email: liveOwnerEmail, EmailVerified: true})
+	resp, err := client.Get(a.base + "/auth/admin/github?next=" + url.QueryEscape("/admin/jobs/"))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.Equal(t, "/admin/jobs/", resp.Request.URL.Path)
+	require.Contains(t, string(body), "River")
+
+	// Not a hosted page: refused, no open redirect.
+	resp, err = client.Get(a.base + "/auth/admin/github?next=" + url.QueryEscape("https://evil.test/"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }
