@@ -245,7 +245,6 @@ func (m *Module) RegisterRoutes(api huma.API) {
 // verification, provider callbacks and the hosted login, MFA, device
 // activation and password reset pages.
 func (m *Module) RegisterPages(r PageRouter) {
-	r.Get("/auth/verify-email", m.svc.verifyEmailPage)
 	m.pages.register(r)
 }
 

@@ -42,6 +42,7 @@ type PageRouter interface {
 }
 
 func (p *pages) register(r PageRouter) {
+	r.Get("/auth/verify-email", p.verifyEmail)
 	r.Get("/auth/{provider}/callback", p.callback)
 	r.Get("/auth/admin/{provider}/callback", p.callback)
 	r.Get("/authorize", p.authorize)
@@ -176,7 +177,7 @@ func platformNext(next string) string {
 	if strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
 		return ""
 	}
-	if strings.HasPrefix(next, "/admin/") || strings.HasPrefix(next, "/invitations/accept?") {
+	if strings.HasPrefix(next, "/admin/") || next == "/invitations/accept" || strings.HasPrefix(next, "/invitations/accept?") {
 		return next
 	}
 	return ""
@@ -519,9 +520,31 @@ func (p *pages) activateSuccess(w http.ResponseWriter, _ *http.Request) {
 
 // ---- password reset
 
+// resetCookie carries the emailed reset token from the link to the form,
+// so the token leaves the address bar (history, Referer) and never appears
+// in the page source.
+const resetCookie = "authos_reset"
+
 func (p *pages) resetPassword(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		if len(tok) > 200 {
+			p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Invalid link", "This reset link is not valid.")
+			return
+		}
+		// Lax: the link is opened from a mail client (a cross-site
+		// navigation) and the cookie must come back on the redirect.
+		c := p.cookie(resetCookie, tok, "/reset-password", resetLifetime, false)
+		http.SetCookie(w, c)
+		http.Redirect(w, r, "/reset-password", http.StatusSeeOther)
+		return
+	}
+	if c, err := r.Cookie(resetCookie); err != nil || c.Value == "" {
+		p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Invalid link", "Open the reset link from your email.")
+		return
+	}
 	p.r.ResetPasswordPage(w, http.StatusOK, hosted.ResetPasswordData{
-		Page: hosted.Page{CSRFToken: p.csrf.Token(w, r)}, Action: "/reset-password", Token: r.URL.Query().Get("token"),
+		Page: hosted.Page{CSRFToken: p.csrf.Token(w, r)}, Action: "/reset-password",
 	})
 }
 
@@ -530,17 +553,24 @@ func (p *pages) resetPasswordPost(w http.ResponseWriter, r *http.Request) {
 		p.message(w, http.StatusForbidden, hosted.Branding{}, false, "Session expired", "The form expired. Open the link from your email again.")
 		return
 	}
-	tok, pw := r.PostForm.Get("token"), r.PostForm.Get("new_password")
+	tok := ""
+	if c, err := r.Cookie(resetCookie); err == nil {
+		tok = c.Value
+	}
+	pw := r.PostForm.Get("password")
 	fail := func(status int, msg string) {
 		p.r.ResetPasswordPage(w, status, hosted.ResetPasswordData{
-			Page: hosted.Page{CSRFToken: p.csrf.Token(w, r), Error: msg}, Action: "/reset-password", Token: tok,
+			Page: hosted.Page{CSRFToken: p.csrf.Token(w, r), Error: msg}, Action: "/reset-password",
 		})
 	}
-	if pw != r.PostForm.Get("confirm_password") {
+	if pw != r.PostForm.Get("password_confirm") {
 		fail(http.StatusBadRequest, "The passwords do not match.")
 		return
 	}
 	err := p.s.ResetPassword(r.Context(), tok, pw, metaOf(r))
+	if err == nil || errors.Is(err, ErrTokenUsed) || errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrInvalidToken) {
+		http.SetCookie(w, p.cookie(resetCookie, "", "/reset-password", -1, false))
+	}
 	switch {
 	case err == nil:
 		p.message(w, http.StatusOK, hosted.Branding{}, true, "Password changed", "Your password has been reset. Please sign in with your new password.")

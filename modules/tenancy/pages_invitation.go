@@ -35,6 +35,7 @@ type invitationPages struct {
 	r        *hosted.Renderer
 	csrf     *hosted.CSRF
 	loginURL string
+	secure   bool
 }
 
 // InvitationView is what the acceptance page shows about an invitation.
@@ -91,7 +92,7 @@ func newInvitationPages(s *Service, browser BrowserSessions, key []byte, secure 
 	if err != nil {
 		return nil, err
 	}
-	return &invitationPages{s: s, browser: browser, r: r, csrf: csrf, loginURL: "/authorize"}, nil
+	return &invitationPages{s: s, browser: browser, r: r, csrf: csrf, loginURL: "/authorize", secure: secure}, nil
 }
 
 func (p *invitationPages) register(r PageRouter) {
@@ -153,8 +154,36 @@ func (p *invitationPages) actor(r *http.Request) (Actor, bool) {
 	return a, true
 }
 
+// invitationCookie carries the emailed invitation token from the link to
+// the page's forms, so it leaves the address bar (history, Referer, the
+// sign-in round trip) and never appears in the page source.
+const invitationCookie = "authos_invitation"
+
+func (p *invitationPages) tokenCookie(value string, maxAge int) *http.Cookie {
+	// Lax: the link is opened from a mail client, a cross-site navigation.
+	return &http.Cookie{Name: invitationCookie, Value: value, Path: "/invitations", HttpOnly: true,
+		Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
+}
+
+func (p *invitationPages) token(r *http.Request) string {
+	if c, err := r.Cookie(invitationCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
 func (p *invitationPages) show(w http.ResponseWriter, r *http.Request) {
-	token := r.URL.Query().Get("token")
+	w.Header().Set("Cache-Control", "no-store")
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		if len(tok) > 200 {
+			p.invitationError(w, r, hosted.Branding{}, ErrInvitationNotFound)
+			return
+		}
+		http.SetCookie(w, p.tokenCookie(tok, int(invitationLifetime.Seconds())))
+		http.Redirect(w, r, "/invitations/accept", http.StatusSeeOther)
+		return
+	}
+	token := p.token(r)
 	v, err := p.s.InvitationByToken(r.Context(), token)
 	if err != nil {
 		p.invitationError(w, r, hosted.Branding{}, err)
@@ -164,14 +193,12 @@ func (p *invitationPages) show(w http.ResponseWriter, r *http.Request) {
 		Page:    hosted.Page{Branding: orgBranding(v.Org), CSRFToken: p.csrf.Token(w, r)},
 		OrgName: v.Org.Name, Role: string(v.Invitation.Role), Email: v.Invitation.Email,
 		AcceptAction: "/invitations/accept", DeclineAction: "/invitations/decline",
-		Hidden: []hosted.HiddenField{{Name: "token", Value: token}},
 	}
 	if v.Inviter != nil {
 		data.InviterEmail = v.Inviter.Email
 	}
 	if _, ok := p.actor(r); !ok {
-		next := "/invitations/accept?token=" + url.QueryEscape(token)
-		data.NeedsSignIn, data.SignInURL = true, p.loginURL+"?next="+url.QueryEscape(next)
+		data.NeedsSignIn, data.SignInURL = true, p.loginURL+"?next="+url.QueryEscape("/invitations/accept")
 	}
 	p.r.InvitationAcceptPage(w, http.StatusOK, data)
 }
@@ -181,11 +208,10 @@ func (p *invitationPages) accept(w http.ResponseWriter, r *http.Request) {
 		p.message(w, http.StatusForbidden, hosted.Branding{}, false, "Session expired", "The form expired. Open the invitation link again.")
 		return
 	}
-	token := r.PostForm.Get("token")
+	token := p.token(r)
 	a, ok := p.actor(r)
 	if !ok {
-		next := "/invitations/accept?token=" + url.QueryEscape(token)
-		http.Redirect(w, r, p.loginURL+"?next="+url.QueryEscape(next), http.StatusSeeOther)
+		http.Redirect(w, r, p.loginURL+"?next="+url.QueryEscape("/invitations/accept"), http.StatusSeeOther)
 		return
 	}
 	v, err := p.s.InvitationByToken(r.Context(), token)
@@ -197,6 +223,7 @@ func (p *invitationPages) accept(w http.ResponseWriter, r *http.Request) {
 		p.invitationError(w, r, orgBranding(v.Org), err)
 		return
 	}
+	http.SetCookie(w, p.tokenCookie("", -1))
 	p.message(w, http.StatusOK, orgBranding(v.Org), true, "Welcome to "+v.Org.Name,
 		"You joined "+v.Org.Name+" as "+strings.ToLower(string(v.Invitation.Role))+".")
 }
@@ -206,7 +233,7 @@ func (p *invitationPages) decline(w http.ResponseWriter, r *http.Request) {
 		p.message(w, http.StatusForbidden, hosted.Branding{}, false, "Session expired", "The form expired. Open the invitation link again.")
 		return
 	}
-	token := r.PostForm.Get("token")
+	token := p.token(r)
 	v, err := p.s.InvitationByToken(r.Context(), token)
 	if err != nil {
 		p.invitationError(w, r, hosted.Branding{}, err)
@@ -220,5 +247,6 @@ func (p *invitationPages) decline(w http.ResponseWriter, r *http.Request) {
 		p.invitationError(w, r, orgBranding(v.Org), err)
 		return
 	}
+	http.SetCookie(w, p.tokenCookie("", -1))
 	p.message(w, http.StatusOK, orgBranding(v.Org), true, "Invitation declined", "You declined the invitation to "+v.Org.Name+".")
 }

@@ -164,7 +164,11 @@ type ResetPasswordData struct {
 // ResetPasswordPage writes the new-password page with the given status.
 func (r *Renderer) ResetPasswordPage(w http.ResponseWriter, status int, data ResetPasswordData) {
 	v := r.newView(data.Page, "Choose a new password")
-	v.Hidden = hiddenFields(append([]HiddenField{{Name: "token", Value: data.Token}}, data.Hidden...))
+	hidden := data.Hidden
+	if data.Token != "" {
+		hidden = append([]HiddenField{{Name: "token", Value: data.Token}}, hidden...)
+	}
+	v.Hidden = hiddenFields(hidden)
 	if data.MinLength <= 0 {
 		data.MinLength = 8
 	}
