@@ -596,6 +596,24 @@ func TestIdentityLinking(t *testing.T) {
 		require.Empty(t, b.eventsFor("provider_account.unlinked", octocat.ID))
 	})
 
+	t.Run("UnlinkingThePasswordEndsPasswordLogin", func(t *testing.T) {
+		t.Parallel()
+		b := setupOAuth(t)
+		alice := b.serviceUser(t, "alice@acme.example")
+		tp := b.serviceLogin(t, "alice@acme.example")
+		requirePage(t, completeLink(t, b, startLink(t, b, "github", tp.AccessToken, "")), http.StatusOK, "Account linked")
+		r := b.del(t, "/api/user/identities/password", nil, bearer(tp.AccessToken))
+		require.Equal(t, http.StatusNoContent, r.status, string(r.body))
+		require.Equal(t, []string{"github"}, b.providersOf(t, alice.ID))
+		require.Empty(t, b.tenantUser(t, b.acme, "alice@acme.example").PasswordHash)
+		r = b.post(t, "/api/auth/login", map[string]string{"email": "alice@acme.example", "password": goodPassword,
+			"org_slug": acmeSlug, "service_slug": webSlug})
+		require.Equal(t, http.StatusUnauthorized, r.status, string(r.body))
+		// GitHub is now the last identity.
+		requireProblem(t, b.del(t, "/api/user/identities/github", nil, bearer(tp.AccessToken)), http.StatusBadRequest, httpapi.CodeBadRequest,
+			"Cannot unlink last identity. At least one identity must remain.")
+	})
+
 	t.Run("IdentitiesAreContextScoped", func(t *testing.T) {
 		t.Parallel()
 		b := setupOAuth(t)

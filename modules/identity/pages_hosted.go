@@ -390,10 +390,8 @@ func (p *pages) authorizeMFA(w http.ResponseWriter, r *http.Request) {
 		p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Cannot sign in", msg)
 		return
 	}
-	out, err := p.s.CompleteMFA(r.Context(), p.preauthFrom(r), r.PostForm.Get("code"), "", metaOf(r))
-	if err == nil && !out.Scope.sameAs(sc) {
-		err = ErrInvalidPreauth
-	}
+	out, err := p.s.completeMFA(r.Context(), p.preauthFrom(r), r.PostForm.Get("code"), "",
+		func(pending Scope, device bool) bool { return !device && pending.sameAs(sc) }, metaOf(r))
 	if err != nil {
 		status, text := loginPageError(err)
 		if errors.Is(err, ErrInvalidMFACode) {
@@ -497,7 +495,8 @@ func (p *pages) activateMFA(w http.ResponseWriter, r *http.Request) {
 		p.activateView(w, r, http.StatusForbidden, "", "The form expired. Please try again.")
 		return
 	}
-	out, err := p.s.CompleteMFA(r.Context(), p.preauthFrom(r), r.PostForm.Get("code"), "", metaOf(r))
+	out, err := p.s.completeMFA(r.Context(), p.preauthFrom(r), r.PostForm.Get("code"), "",
+		func(_ Scope, device bool) bool { return device }, metaOf(r))
 	if err == nil && !out.DeviceApproved {
 		err = ErrInvalidPreauth
 	}

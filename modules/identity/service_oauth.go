@@ -658,8 +658,12 @@ func identityEvent(typ string, u User, provider string, meta RequestMeta) events
 
 // UnlinkIdentity removes a provider identity of the user in a context
 // (spec §3.2); the last identity in the context stays.
+//
+// Unlinking "password" removes the password login: once no password
+// identity is left in any context, the password itself is deleted, so it
+// cannot sign in anywhere.
 func (s *Service) UnlinkIdentity(ctx context.Context, userID uuid.UUID, orgID, serviceID *uuid.UUID, provider string, meta RequestMeta) error {
-	if _, err := oauth.ParseName(provider); err != nil {
+	if _, err := oauth.ParseName(provider); err != nil && provider != "password" {
 		return ErrIdentityNotFound
 	}
 	if serviceID == nil {
@@ -684,6 +688,12 @@ func (s *Service) UnlinkIdentity(ctx context.Context, userID uuid.UUID, orgID, s
 		if _, err := tx.Exec(ctx, `DELETE FROM identities WHERE user_id = $1 AND provider = $2
 			AND org_id IS NOT DISTINCT FROM $3 AND service_id IS NOT DISTINCT FROM $4`, userID, provider, orgID, serviceID); err != nil {
 			return db.MapError(err)
+		}
+		if provider == "password" {
+			if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = NULL, updated_at = $2 WHERE id = $1
+				AND NOT EXISTS (SELECT 1 FROM identities WHERE user_id = $1 AND provider = 'password')`, userID, s.nowFunc()); err != nil {
+				return db.MapError(err)
+			}
 		}
 		u, err := NewStore(tx).UserGetByID(ctx, userID)
 		if err != nil {

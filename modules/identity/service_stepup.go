@@ -118,6 +118,13 @@ func (s Scope) sameAs(o Scope) bool {
 // refused, while a wrong code leaves it usable until it expires (the MFA
 // failure counter bounds guessing).
 func (s *Service) CompleteMFA(ctx context.Context, preauth, code, deviceCodeID string, meta RequestMeta) (MFAOutcome, error) {
+	return s.completeMFA(ctx, preauth, code, deviceCodeID, nil, meta)
+}
+
+// completeMFA is CompleteMFA; expect, when set, must accept the pending
+// login (its scope, and whether it approves a device) before the code is
+// checked, so a hosted page never completes a login it did not start.
+func (s *Service) completeMFA(ctx context.Context, preauth, code, deviceCodeID string, expect func(scope Scope, device bool) bool, meta RequestMeta) (MFAOutcome, error) {
 	if preauth == "" || len(preauth) > token.MaxTokenLength {
 		return MFAOutcome{}, ErrInvalidPreauth
 	}
@@ -159,6 +166,9 @@ func (s *Service) CompleteMFA(ctx context.Context, preauth, code, deviceCodeID s
 	scope, err := s.resolveScope(ctx, c.Org, c.Service, "")
 	if err != nil {
 		return MFAOutcome{}, err
+	}
+	if expect != nil && !expect(scope, c.DeviceCodeID != "") {
+		return MFAOutcome{}, ErrInvalidPreauth
 	}
 	if _, err := s.verifySecondFactor(ctx, u, scope.OrgID, code, meta); err != nil {
 		return MFAOutcome{}, err
