@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,6 +22,8 @@ import (
 type SendPasswordResetArgs struct {
 	OrgID *uuid.UUID `json:"org_id,omitempty"`
 	Email string     `json:"email"`
+	// OrgSlug brands the email and the hosted page it links to.
+	OrgSlug string `json:"org_slug,omitempty"`
 }
 
 // Kind implements river.JobArgs. Never rename it.
@@ -35,6 +38,8 @@ func (SendPasswordResetArgs) InsertOpts() river.InsertOpts {
 type ResendVerificationArgs struct {
 	OrgID *uuid.UUID `json:"org_id,omitempty"`
 	Email string     `json:"email"`
+	// OrgSlug brands the email and the hosted page it links to.
+	OrgSlug string `json:"org_slug,omitempty"`
 }
 
 // Kind implements river.JobArgs. Never rename it.
@@ -68,8 +73,9 @@ func (w *sendResetWorker) Work(ctx context.Context, job *river.Job[SendPasswordR
 		if err := st.ResetTokenInsert(ctx, u.ID, crypto.HashToken(raw), now.Add(resetLifetime), now); err != nil {
 			return err
 		}
+		b, q := s.brandingBySlug(ctx, job.Args.OrgSlug)
 		args, err := jobs.NewEmail(s.ring, u.OrgID, u.Email, mail.TemplatePasswordReset, mail.LinkData{
-			Branding: mail.Branding{AppName: "AuthOS"}, Link: s.cfg.DashboardBaseURL + "/reset-password?token=" + raw, ExpiresIn: "1 hour",
+			Branding: b, Link: s.cfg.DashboardBaseURL + "/reset-password?token=" + raw + q, ExpiresIn: "1 hour",
 		})
 		if err != nil {
 			return err
@@ -105,8 +111,9 @@ func (w *resendVerificationWorker) Work(ctx context.Context, job *river.Job[Rese
 		if err := st.VerificationTokenInsert(ctx, u.ID, u.Email, crypto.HashToken(raw), now.Add(verificationLifetime), now); err != nil {
 			return err
 		}
+		b, q := s.brandingBySlug(ctx, job.Args.OrgSlug)
 		args, err := jobs.NewEmail(s.ring, u.OrgID, u.Email, mail.TemplateVerifyEmail, mail.LinkData{
-			Branding: mail.Branding{AppName: "AuthOS"}, Link: s.cfg.BaseURL + "/auth/verify-email?token=" + raw, ExpiresIn: "24 hours",
+			Branding: b, Link: s.cfg.BaseURL + "/auth/verify-email?token=" + raw + q, ExpiresIn: "24 hours",
 		})
 		if err != nil {
 			return err
@@ -114,4 +121,41 @@ func (w *resendVerificationWorker) Work(ctx context.Context, job *river.Job[Rese
 		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, args, nil)
 		return err
 	})
+}
+
+// mailBranding is the look of an email sent in scope: the organization's
+// name, colour and logo for its end users and administrators, AuthOS's
+// otherwise.
+func mailBranding(sc Scope) mail.Branding {
+	b := mail.Branding{AppName: "AuthOS"}
+	if sc.OrgID != nil {
+		if sc.OrgName != "" {
+			b.AppName = sc.OrgName
+		}
+		b.BrandColor, b.LogoURL = sc.PrimaryColor, sc.LogoURL
+	}
+	return b
+}
+
+// orgQuery is the query suffix that lets a hosted page show the
+// organization's branding ("" outside organizations).
+func orgQuery(sc Scope) string {
+	if sc.OrgSlug == "" {
+		return ""
+	}
+	return "&org=" + url.QueryEscape(sc.OrgSlug)
+}
+
+// brandingBySlug resolves a job's organization for its email; an unknown
+// or unresolvable organization falls back to AuthOS's look.
+func (s *Service) brandingBySlug(ctx context.Context, slug string) (mail.Branding, string) {
+	if slug == "" || s.scopes == nil {
+		return mailBranding(Scope{}), ""
+	}
+	sc, err := s.scopes.ResolveScope(ctx, slug, "")
+	if err != nil {
+		s.logger.WarnContext(ctx, "email branding: organization not resolved", "org_slug", slug, "error", err)
+		return mailBranding(Scope{}), ""
+	}
+	return mailBranding(sc), orgQuery(sc)
 }

@@ -526,30 +526,41 @@ const resetCookie = "authos_reset"
 
 func (p *pages) resetPassword(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	b := p.orgBranding(r)
 	if tok := r.URL.Query().Get("token"); tok != "" {
 		if len(tok) > 200 {
-			p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Invalid link", "This reset link is not valid.")
+			p.message(w, http.StatusBadRequest, b, false, "Invalid link", "This reset link is not valid.")
 			return
 		}
 		// Lax: the link is opened from a mail client (a cross-site
 		// navigation) and the cookie must come back on the redirect.
 		c := p.cookie(resetCookie, tok, "/reset-password", resetLifetime, false)
 		http.SetCookie(w, c)
-		http.Redirect(w, r, "/reset-password", http.StatusSeeOther)
+		http.Redirect(w, r, resetPath(r), http.StatusSeeOther)
 		return
 	}
 	if c, err := r.Cookie(resetCookie); err != nil || c.Value == "" {
-		p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Invalid link", "Open the reset link from your email.")
+		p.message(w, http.StatusBadRequest, b, false, "Invalid link", "Open the reset link from your email.")
 		return
 	}
 	p.r.ResetPasswordPage(w, http.StatusOK, hosted.ResetPasswordData{
-		Page: hosted.Page{CSRFToken: p.csrf.Token(w, r)}, Action: "/reset-password",
+		Page: hosted.Page{Branding: b, CSRFToken: p.csrf.Token(w, r)}, Action: resetPath(r),
 	})
 }
 
+// resetPath is the reset page's own address, keeping the organization
+// whose branding it shows.
+func resetPath(r *http.Request) string {
+	if org := r.URL.Query().Get("org"); org != "" {
+		return "/reset-password?" + url.Values{"org": {org}}.Encode()
+	}
+	return "/reset-password"
+}
+
 func (p *pages) resetPasswordPost(w http.ResponseWriter, r *http.Request) {
+	b := p.orgBranding(r)
 	if !p.csrf.Valid(r) {
-		p.message(w, http.StatusForbidden, hosted.Branding{}, false, "Session expired", "The form expired. Open the link from your email again.")
+		p.message(w, http.StatusForbidden, b, false, "Session expired", "The form expired. Open the link from your email again.")
 		return
 	}
 	tok := ""
@@ -559,7 +570,7 @@ func (p *pages) resetPasswordPost(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("password")
 	fail := func(status int, msg string) {
 		p.r.ResetPasswordPage(w, status, hosted.ResetPasswordData{
-			Page: hosted.Page{CSRFToken: p.csrf.Token(w, r), Error: msg}, Action: "/reset-password",
+			Page: hosted.Page{Branding: b, CSRFToken: p.csrf.Token(w, r), Error: msg}, Action: resetPath(r),
 		})
 	}
 	if pw != r.PostForm.Get("password_confirm") {
@@ -572,13 +583,13 @@ func (p *pages) resetPasswordPost(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
-		p.message(w, http.StatusOK, hosted.Branding{}, true, "Password changed", "Your password has been reset. Please sign in with your new password.")
+		p.message(w, http.StatusOK, b, true, "Password changed", "Your password has been reset. Please sign in with your new password.")
 	case errors.Is(err, ErrTokenUsed):
-		p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Link already used", "This reset link was already used. Request a new one.")
+		p.message(w, http.StatusBadRequest, b, false, "Link already used", "This reset link was already used. Request a new one.")
 	case errors.Is(err, ErrTokenExpired):
-		p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Link expired", "This reset link has expired. Request a new one.")
+		p.message(w, http.StatusBadRequest, b, false, "Link expired", "This reset link has expired. Request a new one.")
 	case errors.Is(err, ErrInvalidToken):
-		p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Invalid link", "This reset link is not valid.")
+		p.message(w, http.StatusBadRequest, b, false, "Invalid link", "This reset link is not valid.")
 	default:
 		var pe *password.PolicyError
 		if errors.As(err, &pe) {
@@ -586,6 +597,6 @@ func (p *pages) resetPasswordPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.s.logger.ErrorContext(r.Context(), "hosted password reset", "error", err)
-		p.message(w, http.StatusInternalServerError, hosted.Branding{}, false, "Something went wrong", "Please try again later.")
+		p.message(w, http.StatusInternalServerError, b, false, "Something went wrong", "Please try again later.")
 	}
 }

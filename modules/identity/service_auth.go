@@ -58,7 +58,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta RequestMe
 		existing, err := st.UserGetByEmail(ctx, scope.UserOrgID(), email)
 		if err == nil {
 			return s.enqueueEmail(ctx, tx, scope.OrgID, existing.Email, mail.TemplateAccountExists, mail.LinkData{
-				Branding: mail.Branding{AppName: "AuthOS"}, Link: s.cfg.DashboardBaseURL + "/forgot-password",
+				Branding: mailBranding(scope), Link: s.cfg.DashboardBaseURL + "/forgot-password",
 			})
 		}
 		if !errors.Is(err, ErrUserNotFound) {
@@ -75,7 +75,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta RequestMe
 		if err := st.IdentityInsertPassword(ctx, u.ID, scope, now); err != nil {
 			return err
 		}
-		if err := s.issueVerification(ctx, tx, u, email); err != nil {
+		if err := s.issueVerification(ctx, tx, u, email, scope); err != nil {
 			return err
 		}
 		details := map[string]any{"provider": "password"}
@@ -87,14 +87,14 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta RequestMe
 }
 
 // issueVerification stores a verification token for email and enqueues the mail.
-func (s *Service) issueVerification(ctx context.Context, tx pgx.Tx, u User, email string) error {
+func (s *Service) issueVerification(ctx context.Context, tx pgx.Tx, u User, email string, scope Scope) error {
 	raw := crypto.RandomToken(32)
 	now := s.nowFunc()
 	if err := NewStore(tx).VerificationTokenInsert(ctx, u.ID, email, crypto.HashToken(raw), now.Add(verificationLifetime), now); err != nil {
 		return err
 	}
 	return s.enqueueEmail(ctx, tx, u.OrgID, email, mail.TemplateVerifyEmail, mail.LinkData{
-		Branding: mail.Branding{AppName: "AuthOS"}, Link: s.cfg.BaseURL + "/auth/verify-email?token=" + raw, ExpiresIn: "24 hours",
+		Branding: mailBranding(scope), Link: s.cfg.BaseURL + "/auth/verify-email?token=" + raw + orgQuery(scope), ExpiresIn: "24 hours",
 	})
 }
 

@@ -23,14 +23,14 @@ type EmailRequest struct {
 // accounts and reveals nothing.
 func (s *Service) RequestPasswordReset(ctx context.Context, in EmailRequest) error {
 	return s.enqueueLookup(ctx, in, func(scope Scope, email string) any {
-		return SendPasswordResetArgs{OrgID: scope.UserOrgID(), Email: email}
+		return SendPasswordResetArgs{OrgID: scope.UserOrgID(), Email: email, OrgSlug: scope.OrgSlug}
 	})
 }
 
 // RequestVerificationResend is RequestPasswordReset for verification links.
 func (s *Service) RequestVerificationResend(ctx context.Context, in EmailRequest) error {
 	return s.enqueueLookup(ctx, in, func(scope Scope, email string) any {
-		return ResendVerificationArgs{OrgID: scope.UserOrgID(), Email: email}
+		return ResendVerificationArgs{OrgID: scope.UserOrgID(), Email: email, OrgSlug: scope.OrgSlug}
 	})
 }
 

@@ -64,7 +64,7 @@ func (s *Service) ChangeEmail(ctx context.Context, userID uuid.UUID, newEmail st
 			return err
 		}
 		p.PendingEmail = email
-		if err := s.issueVerification(ctx, tx, u, email); err != nil {
+		if err := s.issueVerification(ctx, tx, u, email, Scope{}); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, userEvent("settings.updated", u, Scope{OrgID: u.OrgID}, meta, map[string]any{"field": "email", "pending": true}))
