@@ -8,7 +8,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/authos/authos/platform/db"
 	"github.com/authos/authos/platform/httpapi"
 )
 
@@ -214,16 +216,8 @@ func (s *Service) ListIdentities(ctx context.Context, userID uuid.UUID, orgID, s
 	rows, err := s.pool.Query(ctx, `SELECT provider FROM identities WHERE user_id = $1
 		AND org_id IS NOT DISTINCT FROM $2 AND service_id IS NOT DISTINCT FROM $3 ORDER BY provider`, userID, orgID, serviceID)
 	if err != nil {
-		return nil, err
+		return nil, db.MapError(err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, db.MapError(err)
 }

@@ -284,15 +284,25 @@ func (p *pages) authorize(w http.ResponseWriter, r *http.Request) {
 	p.renderLogin(w, r, http.StatusOK, sc, a, "", "")
 }
 
-func (p *pages) authorizePost(w http.ResponseWriter, r *http.Request) {
+// loginForm checks a hosted login form's CSRF token and scope; when it
+// answers false it has written the error page.
+func (p *pages) loginForm(w http.ResponseWriter, r *http.Request) (authorizeParams, Scope, bool) {
 	if !p.csrf.Valid(r) {
 		p.message(w, http.StatusForbidden, hosted.Branding{}, false, "Session expired", "The form expired. Go back and try again.")
-		return
+		return authorizeParams{}, Scope{}, false
 	}
 	a := paramsFrom(r.PostForm)
 	sc, msg, ok := p.loginScope(r, a)
 	if !ok {
 		p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Cannot sign in", msg)
+		return authorizeParams{}, Scope{}, false
+	}
+	return a, sc, true
+}
+
+func (p *pages) authorizePost(w http.ResponseWriter, r *http.Request) {
+	a, sc, ok := p.loginForm(w, r)
+	if !ok {
 		return
 	}
 	email := r.PostForm.Get("email")
@@ -380,14 +390,8 @@ func (p *pages) preauthFrom(r *http.Request) string {
 }
 
 func (p *pages) authorizeMFA(w http.ResponseWriter, r *http.Request) {
-	if !p.csrf.Valid(r) {
-		p.message(w, http.StatusForbidden, hosted.Branding{}, false, "Session expired", "The form expired. Go back and try again.")
-		return
-	}
-	a := paramsFrom(r.PostForm)
-	sc, msg, ok := p.loginScope(r, a)
+	a, sc, ok := p.loginForm(w, r)
 	if !ok {
-		p.message(w, http.StatusBadRequest, hosted.Branding{}, false, "Cannot sign in", msg)
 		return
 	}
 	out, err := p.s.completeMFA(r.Context(), p.preauthFrom(r), r.PostForm.Get("code"), "",

@@ -25,14 +25,14 @@ const stateLifetime = 10 * time.Minute
 // OAuth flow errors. The HTTP layer shows them on the client's redirect
 // (#error=...) when the flow has a valid one, else on an error page.
 var (
-	ErrUnknownProvider        = errors.New("unknown provider")
-	ErrProviderNotAvailable   = errors.New("provider not available for this organization")
-	ErrInvalidState           = errors.New("invalid or expired state")
-	ErrIdentityConflict       = errors.New("provider account already linked to another user")
-	ErrProviderEmailUnverfied = errors.New("provider did not assert a verified email")
-	ErrProviderFailed         = errors.New("provider exchange failed")
-	ErrLastIdentity           = errors.New("cannot unlink the last identity")
-	ErrIdentityNotFound       = errors.New("identity not found")
+	ErrUnknownProvider         = errors.New("unknown provider")
+	ErrProviderNotAvailable    = errors.New("provider not available for this organization")
+	ErrInvalidState            = errors.New("invalid or expired state")
+	ErrIdentityConflict        = errors.New("provider account already linked to another user")
+	ErrProviderEmailUnverified = errors.New("provider did not assert a verified email")
+	ErrProviderFailed          = errors.New("provider exchange failed")
+	ErrLastIdentity            = errors.New("cannot unlink the last identity")
+	ErrIdentityNotFound        = errors.New("identity not found")
 )
 
 // ProviderDeniedError is the provider's refusal (the user declined consent,
@@ -249,8 +249,6 @@ type oauthState struct {
 	LinkUserID   *uuid.UUID
 	UserCode     string
 	ExpiresAt    time.Time
-	OrgID        *uuid.UUID
-	ServiceID    *uuid.UUID
 	stateHashHex string
 }
 
@@ -410,9 +408,9 @@ func (s *Service) consumeState(ctx context.Context, raw string) (oauthState, err
 	err := s.pool.QueryRow(ctx, `
 		DELETE FROM oauth_states WHERE state_hash = $1
 		RETURNING provider, browser_hash, pkce_sealed, org_slug, service_slug, redirect_uri, client_state, is_admin,
-			link_user_id, device_user_code, expires_at, org_id, service_id`, h).
+			link_user_id, device_user_code, expires_at`, h).
 		Scan(&st.Provider, &st.BrowserHash, &st.PKCESealed, &st.OrgSlug, &st.ServiceSlug, &st.RedirectURI, &st.ClientState,
-			&st.IsAdmin, &st.LinkUserID, &st.UserCode, &st.ExpiresAt, &st.OrgID, &st.ServiceID)
+			&st.IsAdmin, &st.LinkUserID, &st.UserCode, &st.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return oauthState{}, ErrInvalidState
 	}
@@ -459,7 +457,7 @@ func (s *Service) attachIdentity(ctx context.Context, st oauthState, scope Scope
 		default:
 			email, verr := normalizeEmail(prof.Email)
 			if verr != nil || !prof.EmailVerified {
-				return ErrProviderEmailUnverfied
+				return ErrProviderEmailUnverified
 			}
 			u, err = store.UserGetByEmail(ctx, userOrg, email)
 			switch {
@@ -629,7 +627,7 @@ func oauthErrorCode(err error) (string, string) {
 			return "access_denied", "The sign-in was cancelled at the provider"
 		}
 		return "server_error", "The provider reported an error"
-	case errors.Is(err, ErrProviderEmailUnverfied):
+	case errors.Is(err, ErrProviderEmailUnverified):
 		return "access_denied", "Your provider account has no verified email address"
 	case errors.Is(err, ErrIdentityConflict):
 		return "access_denied", "This provider account is already linked to another user"
@@ -649,7 +647,8 @@ func oauthErrorCode(err error) (string, string) {
 	return "server_error", "Sign-in failed"
 }
 
-// recordLinkEvent is used by unlink.
+// identityEvent is a user's own identity change (unlink), on the user's
+// organization stream.
 func identityEvent(typ string, u User, provider string, meta RequestMeta) events.Event {
 	id := u.ID
 	return events.Event{Type: typ, OrgID: u.OrgID, ActorID: &id, ActorType: events.ActorUser, TargetType: "user",
